@@ -1,0 +1,5 @@
+"""Allow ``python -m remotefix``."""
+
+from remotefix.cli import main
+
+main()

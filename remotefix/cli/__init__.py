@@ -1,0 +1,28 @@
+"""The ``remotefix`` command line: thin commands that parse, call the API and render."""
+
+from __future__ import annotations
+
+import click
+
+from remotefix import __version__
+from remotefix.cli._app import App, RemotefixGroup
+from remotefix.cli.doctor import doctor
+from remotefix.cli.images import images
+
+
+@click.group(cls=RemotefixGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="remotefix")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable JSON output.")
+@click.option("-v", "--verbose", count=True, help="More detail (repeat for more).")
+@click.pass_context
+def cli(ctx: click.Context, as_json: bool, verbose: int) -> None:
+    """Consented remote diagnostics, fingerprints and matching Docker labs."""
+    ctx.obj = App(json=as_json, verbose=verbose)
+
+
+cli.add_command(doctor)
+cli.add_command(images)
+
+
+def main() -> None:
+    cli(prog_name="remotefix")

@@ -1,0 +1,96 @@
+"""Shared CLI state and the single place that turns our errors into exit codes."""
+
+from __future__ import annotations
+
+import errno
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import click
+from rich.console import Console
+
+from remotefix.errors import RemotefixError
+from remotefix.workspace import Workspace
+
+
+@dataclass
+class App:
+    """What every command gets: output mode, verbosity, workspace, consoles."""
+
+    json: bool = False
+    verbose: int = 0
+    workspace: Workspace = field(default_factory=Workspace.default)
+    out: Console = field(default_factory=lambda: _console(sys.stdout))
+    err: Console = field(default_factory=lambda: _console(sys.stderr))
+
+    def emit(self, data: Any, render: Callable[[], None]) -> None:
+        """Print ``data`` as JSON in ``--json`` mode, else call ``render`` for the human view."""
+        if self.json:
+            click.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
+        else:
+            render()
+
+    def progress(self, message: str) -> None:
+        """Progress lines go to stderr so ``--json`` output on stdout stays parseable."""
+        self.err.print(f"[dim]…[/dim] {message}")
+
+
+pass_app = click.make_pass_decorator(App)
+
+PIPE_WIDTH = 160
+"""Columns used when output is not a terminal (logs, CI): wide enough not to cut table cells."""
+
+
+def _console(stream: Any) -> Console:
+    width = None if stream.isatty() else PIPE_WIDTH
+    return Console(file=stream, width=width, highlight=False, stderr=stream is sys.stderr)
+
+
+class ErrorExit(click.ClickException):
+    """A ``RemotefixError`` on its way out: one line on stderr, the error's exit code."""
+
+    def __init__(self, error: RemotefixError, *, as_json: bool) -> None:
+        super().__init__(str(error))
+        self.exit_code = error.exit_code
+        self.error = error
+        self.as_json = as_json
+
+    def show(self, file: Any = None) -> None:
+        if self.as_json:
+            payload = {
+                "error": type(self.error).__name__,
+                "message": self.error.message,
+                "hint": self.error.hint,
+                "exit_code": self.exit_code,
+            }
+            click.echo(json.dumps({"error": payload}))
+        click.echo(f"remotefix: error: {self.message}", err=True)
+
+
+def translate(exc: BaseException) -> RemotefixError | None:
+    """Map an exception escaping a command to ours; None means it is a bug (let it through)."""
+    if isinstance(exc, RemotefixError):
+        return exc
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        name = f" writing {exc.filename}" if exc.filename else ""
+        return RemotefixError(f"disk full{name}", hint="free space or set REMOTEFIX_HOME elsewhere")
+    return None
+
+
+class RemotefixGroup(click.Group):
+    """Click group whose invoke maps our exception tree to exit codes, once for all commands."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except Exception as exc:
+            ours = translate(exc)
+            if ours is None:
+                raise
+            app = ctx.find_object(App)
+            raise ErrorExit(ours, as_json=bool(app and app.json)) from exc

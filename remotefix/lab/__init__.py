@@ -1,0 +1,1 @@
+"""Labs: offline base images, lab specs, builds and the container runtime."""

@@ -1,0 +1,41 @@
+"""Shared fixtures, and the session-end check that no labelled container was left behind."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from remotefix.workspace import HOME_ENV
+from tests.fixtures.docker import (  # noqa: F401  (fixtures are registered by import)
+    base12,
+    catalog,
+    client_key,
+    customer,
+    customer_factory,
+    docker_api,
+    labelled_containers,
+)
+
+_BEFORE: set[str] = set()
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test gets its own remotefix workspace."""
+    home = tmp_path / "remotefix-home"
+    monkeypatch.setenv(HOME_ENV, str(home))
+    return home
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    _BEFORE.update(labelled_containers())
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    leaked = labelled_containers() - _BEFORE
+    if leaked:
+        print(
+            f"\nLEAK: {len(leaked)} container(s) labelled remotefix left behind: {sorted(leaked)}"
+        )
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -1,0 +1,65 @@
+"""The CLI skeleton: version, help, usage errors, and one real subprocess run."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from remotefix import __version__
+from remotefix.cli import cli
+
+
+def test_version() -> None:
+    result = CliRunner().invoke(cli, ["--version"])
+    assert result.exit_code == 0
+    assert __version__ in result.output
+
+
+def test_help_lists_commands() -> None:
+    result = CliRunner().invoke(cli, ["--help"])
+    assert result.exit_code == 0
+    for command in ("doctor", "images"):
+        assert command in result.output
+
+
+def test_bad_option_is_a_usage_error() -> None:
+    result = CliRunner().invoke(cli, ["--no-such-option"])
+    assert result.exit_code == 2
+    assert "No such option" in result.output
+
+
+def test_unknown_command_is_a_usage_error() -> None:
+    result = CliRunner().invoke(cli, ["frobnicate"])
+    assert result.exit_code == 2
+
+
+def test_our_errors_become_one_line_and_their_exit_code() -> None:
+    result = CliRunner().invoke(cli, ["images", "build", "plan9:4"])
+    assert result.exit_code == 3  # ConfigError
+    lines = [line for line in result.output.splitlines() if line]
+    assert lines == [lines[0]] and "unknown base image 'plan9:4'" in lines[0]
+    assert "labs/catalog.yaml" in lines[0]
+
+
+def test_json_mode_reports_errors_as_json() -> None:
+    result = CliRunner().invoke(cli, ["--json", "images", "build", "plan9:4"])
+    assert result.exit_code == 3
+    payload = json.loads(result.stdout.splitlines()[0])
+    assert payload["error"]["error"] == "ConfigError"
+
+
+def test_real_subprocess_module_and_script() -> None:
+    script = str(Path(sys.executable).with_name("remotefix"))
+    for argv in ([sys.executable, "-m", "remotefix", "--version"], [script, "--version"]):
+        done = subprocess.run(argv, capture_output=True, text=True, check=False)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip() == f"remotefix, version {__version__}"
+    bad = subprocess.run(
+        [sys.executable, "-m", "remotefix", "--bogus"], capture_output=True, text=True, check=False
+    )
+    assert bad.returncode == 2
+    assert "No such option" in bad.stderr and "--bogus" in bad.stderr
