@@ -7,6 +7,7 @@ import json
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import click
@@ -23,8 +24,15 @@ class App:
     json: bool = False
     verbose: int = 0
     workspace: Workspace = field(default_factory=Workspace.default)
-    out: Console = field(default_factory=lambda: _console(sys.stdout))
-    err: Console = field(default_factory=lambda: _console(sys.stderr))
+
+    @cached_property
+    def out(self) -> Console:
+        """Human output; made on first use so it binds the stdout of that moment."""
+        return _console(sys.stdout)
+
+    @cached_property
+    def err(self) -> Console:
+        return _console(sys.stderr)
 
     def emit(self, data: Any, render: Callable[[], None]) -> None:
         """Print ``data`` as JSON in ``--json`` mode, else call ``render`` for the human view."""

@@ -1,0 +1,357 @@
+"""The append-only, hash-chained audit log: one JSON line per action taken on a target.
+
+Each record carries ``prev`` (the previous record's hash; 64 zeros for the first) and ``hash``:
+the SHA-256 of the record's canonical JSON without ``hash`` (sorted keys, ``(",", ":")``
+separators, UTF-8). Editing, deleting or reordering a record breaks the chain at that record.
+
+A chain alone cannot tell a log that was emptied and rewritten from scratch, or lost its tail,
+from an honest one; so every append also writes a small *head* file next to the log
+(``audit.head``: last seq and hash, and the first record's hash). ``verify`` checks the log
+against it, and ``append`` refuses to continue a log that no longer reaches its head.
+
+Appends from several processes are serialised by an ``flock`` on ``locks/audit.lock``; each
+record is one ``os.write`` on an ``O_APPEND`` descriptor, then ``fsync``. Output of commands is
+never stored, only its SHA-256; commands pass ``scrub_command`` before they are written.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import getpass
+import hashlib
+import json
+import os
+import socket
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from remotefix.errors import AuditError
+from remotefix.redact_command import scrub_command
+from remotefix.result import CommandResult
+from remotefix.targets import Target
+from remotefix.workspace import Workspace
+
+GENESIS = "0" * 64
+_TAIL_CHUNK = 8192
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyReport:
+    """Result of ``AuditLog.verify``. ``records`` counts the records intact before any break."""
+
+    ok: bool
+    records: int
+    first_bad_seq: int | None = None
+    reason: str | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def record_hash(record: Mapping[str, Any]) -> str:
+    """SHA-256 of the canonical JSON of ``record`` without its ``hash`` field."""
+    body = {k: v for k, v in record.items() if k != "hash"}
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def result_fields(result: CommandResult) -> dict[str, Any]:
+    """Audit fields of a ``CommandResult``: hashes of the output, never the output itself.
+
+    The command is left out: pass the caller's redacted form as ``command=``.
+    """
+    return {
+        "exit_code": result.exit_code,
+        "duration_s": round(result.duration_s, 6),
+        "timed_out": result.timed_out,
+        "truncated": result.truncated,
+        "stdout_sha256": sha256_hex(result.stdout),
+        "stderr_sha256": sha256_hex(result.stderr),
+    }
+
+
+class AuditLog:
+    """The audit log of one workspace."""
+
+    def __init__(self, workspace: Workspace) -> None:
+        self.workspace = workspace
+        self.path = workspace.audit_log
+        self.head_path = workspace.audit_log.with_suffix(".head")
+
+    def append(
+        self,
+        *,
+        action: str,
+        case: str | None = None,
+        target: Target | str | None = None,
+        address: str | None = None,
+        consent_id: str | None = None,
+        scope: str | None = None,
+        command: str | None = None,
+        exit_code: int | None = None,
+        duration_s: float | None = None,
+        timed_out: bool = False,
+        truncated: bool = False,
+        stdout_sha256: str | None = None,
+        stderr_sha256: str | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Append one record and return it (with seq, time, prev and hash filled in)."""
+        if isinstance(target, Target):
+            address = address or target.address
+        fields = {
+            "actor": _actor(),
+            "case": case,
+            "target": target.name if isinstance(target, Target) else target,
+            "address": address,
+            "consent_id": consent_id,
+            "scope": str(scope) if scope is not None else None,
+            "action": action,
+            "command": scrub_command(command) if command is not None else None,
+            "exit_code": exit_code,
+            "duration_s": duration_s,
+            "timed_out": timed_out,
+            "truncated": truncated,
+            "stdout_sha256": stdout_sha256,
+            "stderr_sha256": stderr_sha256,
+            "extra": _scrub_extra(extra),
+        }
+        with self._locked():
+            return self._append_locked(fields)
+
+    def records(self, case: str | None = None) -> Iterator[dict[str, Any]]:
+        """Parsed records, oldest first, optionally only one case's (its timeline).
+
+        A last line without its newline (being written, or torn) is skipped; ``verify`` says so.
+        """
+        for lineno, line in self._lines():
+            if not line.endswith("\n"):
+                return
+            try:
+                record = json.loads(line)
+            except ValueError:
+                raise AuditError(
+                    f"audit log {self.path} line {lineno} is not valid JSON",
+                    hint="run `remotefix audit verify`",
+                ) from None
+            if case is None or record.get("case") == case:
+                yield record
+
+    def verify(self) -> VerifyReport:
+        """Recompute the chain; name the first broken record and why.
+
+        Raises ``AuditError`` only when the log or its head file cannot be read at all.
+        """
+        with self._locked(shared=True):
+            return self._verify_locked()
+
+    def _verify_locked(self) -> VerifyReport:
+        head = self._read_head()
+        seq, prev, at_head = 0, GENESIS, None
+        for lineno, line in self._lines():
+            record, reason = _parse(line, f"line {lineno}")
+            if record is not None:
+                reason = _chain_error(
+                    record, seq + 1, prev, head.get("first") if seq == 0 else None
+                )
+            if record is None or reason is not None:
+                return VerifyReport(False, seq, seq + 1, reason)
+            seq, prev = seq + 1, record["hash"]
+            if head and seq == head["seq"]:
+                at_head = prev
+        return _check_head(head, seq, at_head)
+
+    def _append_locked(self, fields: dict[str, Any]) -> dict[str, Any]:
+        last, head = self._last_record(), self._read_head()
+        _check_reaches_head(self.path, last, head)
+        record: dict[str, Any] = {
+            "seq": last["seq"] + 1 if last else 1,
+            "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            **fields,
+            "prev": last["hash"] if last else GENESIS,
+        }
+        # Round-trip so the hash is of exactly what verify will read back (tuples -> lists…).
+        record = json.loads(json.dumps(record, ensure_ascii=False, default=str, allow_nan=False))
+        record["hash"] = record_hash(record)
+        line = json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n"
+        self._write_line(line.encode("utf-8"))
+        first = head.get("first") or (self._first_hash() if last else record["hash"])
+        self._write_head({"seq": record["seq"], "hash": record["hash"], "first": first})
+        return record
+
+    def _write_line(self, data: bytes) -> None:
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            written = os.write(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        if written != len(data):
+            raise AuditError(f"short write to audit log {self.path} ({written}/{len(data)} bytes)")
+
+    def _last_record(self) -> dict[str, Any] | None:
+        """The last record, read backwards from the end of the file (never the whole log)."""
+        try:
+            with open(self.path, "rb") as fh:
+                line = _last_line(fh)
+        except FileNotFoundError:
+            return None
+        if line is None:
+            return None
+        record, reason = _parse(line, "the last line")
+        if record is None or "hash" not in record or "seq" not in record:
+            raise AuditError(
+                f"the last record of audit log {self.path} is damaged ({reason or 'no hash'})",
+                hint="run `remotefix audit verify`; nothing more is recorded until it is repaired",
+            )
+        return record
+
+    def _first_hash(self) -> str | None:
+        with open(self.path, "rb") as fh:
+            record, _ = _parse(fh.readline(), "line 1")
+        return record.get("hash") if record else None
+
+    def _read_head(self) -> dict[str, Any]:
+        try:
+            head = json.loads(self.head_path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError) as exc:
+            raise AuditError(f"audit head {self.head_path} is unreadable: {exc}") from exc
+        if not isinstance(head, dict) or not {"seq", "hash", "first"} <= head.keys():
+            raise AuditError(f"audit head {self.head_path} is malformed")
+        return head
+
+    def _write_head(self, head: dict[str, Any]) -> None:
+        tmp = self.head_path.with_suffix(f".head.{os.getpid()}.tmp")
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(json.dumps(head) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, self.head_path)
+
+    def _lines(self) -> Iterator[tuple[int, str]]:
+        """(line number, text) of each line; a last line without newline is yielded as is."""
+        try:
+            fh = open(self.path, encoding="utf-8", errors="replace", newline="\n")  # noqa: SIM115
+        except FileNotFoundError:
+            return
+        with fh:
+            yield from enumerate(fh, start=1)
+
+    @contextmanager
+    def _locked(self, *, shared: bool = False) -> Iterator[None]:
+        """Lock across processes (writers exclusive); OS errors become ``AuditError``."""
+        fd = self._open_lock(shared)
+        try:
+            if fd is not None:
+                fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
+            yield
+        except OSError as exc:
+            raise AuditError(f"audit log {self.path}: {exc.strerror or exc}") from exc
+        finally:
+            if fd is not None:
+                os.close(fd)  # closing releases the lock
+
+    def _open_lock(self, shared: bool) -> int | None:
+        """The lock file's descriptor; None for a reader that cannot create it (read-only copy)."""
+        try:
+            if not shared:
+                self.workspace.ensure()
+            return os.open(self.workspace.locks / "audit.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            if shared:
+                return None
+            raise AuditError(f"cannot lock audit log {self.path}: {exc.strerror}") from exc
+
+
+def _last_line(fh: BinaryIO) -> bytes | None:
+    """The last line of a binary file (with its newline, if any); None for an empty file."""
+    end = fh.seek(0, os.SEEK_END)
+    if end == 0:
+        return None
+    buf, pos = b"", end
+    while pos > 0:
+        step = min(_TAIL_CHUNK, pos)
+        pos -= step
+        fh.seek(pos)
+        buf = fh.read(step) + buf
+        cut = buf.rfind(b"\n", 0, len(buf) - 1)
+        if cut >= 0:
+            return buf[cut + 1 :]
+    return buf
+
+
+def _parse(line: str | bytes, where: str) -> tuple[dict[str, Any] | None, str | None]:
+    """(record, None), or (None, why the line is not a complete record)."""
+    text = line.decode("utf-8", errors="replace") if isinstance(line, bytes) else line
+    if not text.endswith("\n"):
+        return None, "last line is incomplete (no newline): truncated or torn write"
+    try:
+        record = json.loads(text)
+    except ValueError:
+        return None, f"{where} is not valid JSON"
+    if not isinstance(record, dict):
+        return None, f"{where} is not a JSON object"
+    return record, None
+
+
+def _chain_error(record: dict[str, Any], expected: int, prev: str, first: str | None) -> str | None:
+    """Why ``record`` does not continue the chain; ``first`` is the head's first hash."""
+    if record.get("hash") != record_hash(record):
+        return "hash mismatch: the record was edited"
+    if record.get("seq") != expected:
+        return f"found seq {record.get('seq')} where {expected} was expected (deleted or reordered)"
+    if record.get("prev") != prev:
+        return f"prev does not match the hash of record {expected - 1} (deleted or reordered)"
+    if first is not None and record["hash"] != first:
+        return "differs from the first record the head remembers (log rewritten?)"
+    return None
+
+
+def _check_reaches_head(path: Path, last: dict[str, Any] | None, head: dict[str, Any]) -> None:
+    """Refuse to extend a log that lost records the head remembers (or was rewritten)."""
+    seq = last["seq"] if last else 0
+    if head and (
+        seq < head["seq"] or (seq == head["seq"] and last and last["hash"] != head["hash"])
+    ):
+        raise AuditError(
+            f"audit log {path} ends at seq {seq} but its head records seq {head['seq']}: "
+            "records were removed or the log was rewritten",
+            hint="run `remotefix audit verify`; move audit.jsonl and audit.head aside to "
+            "start a new log",
+        )
+
+
+def _check_head(head: dict[str, Any], count: int, at_head: str | None) -> VerifyReport:
+    """The chain is intact; does the log still reach the record the head remembers?"""
+    if head and count < head["seq"]:
+        why = f"log ends at seq {count} but the head records seq {head['seq']} (records removed)"
+        return VerifyReport(False, count, count + 1, why)
+    if head and at_head != head["hash"]:
+        why = "does not match the record the head remembers (log rewritten?)"
+        return VerifyReport(False, head["seq"] - 1, head["seq"], why)
+    return VerifyReport(True, count)
+
+
+def _scrub_extra(extra: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    if not extra:
+        return None
+    return {k: scrub_command(v) if isinstance(v, str) else v for k, v in extra.items()}
+
+
+def _actor() -> str:
+    """``user@hostname`` of whoever runs remotefix here."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = str(os.getuid())
+    return f"{user}@{socket.gethostname()}"

@@ -1,0 +1,80 @@
+"""``remotefix audit``: check the hash chain, and read a case's timeline (its work order)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+from rich.table import Table
+
+from remotefix.audit import AuditLog
+from remotefix.cli._app import App, pass_app
+from remotefix.errors import AuditError
+
+
+@click.group()
+def audit() -> None:
+    """The append-only, hash-chained audit log."""
+
+
+@audit.command("verify")
+@pass_app
+def verify_cmd(app: App) -> None:
+    """Recompute the hash chain; exit 0 when intact, else name the first broken record."""
+    log = AuditLog(app.workspace)
+    report = log.verify()
+    if not report.ok:
+        raise AuditError(
+            f"audit log {log.path} is broken at seq {report.first_bad_seq}: {report.reason}",
+            hint=f"{report.records} record(s) before it are intact",
+        )
+    data = {**report.to_dict(), "path": str(log.path)}
+    app.emit(
+        data, lambda: app.out.print(f"audit log intact: {report.records} record(s) in {log.path}")
+    )
+
+
+@audit.command("log")
+@click.option("--case", help="Only this case's records: its timeline.")
+@pass_app
+def log_cmd(app: App, case: str | None) -> None:
+    """Show the audit records (of one case with --case), oldest first."""
+    records = list(AuditLog(app.workspace).records(case))
+
+    def render() -> None:
+        if not records:
+            app.out.print("no audit records" + (f" for case {case}" if case else ""))
+            return
+        table = Table("seq", "time", "actor", "target", "action", "command", "exit", "duration")
+        for r in records:
+            table.add_row(*_row(r))
+        app.out.print(table)
+
+    app.emit(records, render)
+
+
+def _row(record: dict[str, Any]) -> tuple[str, ...]:
+    duration = record.get("duration_s")
+    exit_code = "timeout" if record.get("timed_out") else record.get("exit_code")
+    extra = record.get("extra") or {}
+    target = record.get("target") or " ".join(extra.get("targets", []))
+    command = record.get("command") or _consent_summary(record, extra)
+    return (
+        str(record.get("seq", "")),
+        str(record.get("time", ""))[:19].replace("T", " "),
+        str(record.get("actor") or ""),
+        str(target),
+        str(record.get("action") or ""),
+        str(command),
+        "" if exit_code is None else str(exit_code),
+        "" if duration is None else f"{duration:.2f}s",
+    )
+
+
+def _consent_summary(record: dict[str, Any], extra: dict[str, Any]) -> str:
+    """``fix until … by Alice (TCK-1)`` for consent records, which have no command."""
+    if not str(record.get("action", "")).startswith("consent."):
+        return ""
+    until = str(extra.get("expires_at", ""))[:16].replace("T", " ")
+    who = f"{extra.get('granted_by', '?')} ({extra.get('evidence', '?')})"
+    return f"{record.get('consent_id')} {record.get('scope')} until {until} by {who}"
