@@ -128,10 +128,13 @@ class BaseTransport:
         self, command: str, *, timeout: float = DEFAULT_COMMAND_TIMEOUT, stdin: bytes | None = None
     ) -> CommandResult:
         self._ensure_open()
-        return self._run(command, timeout=timeout, stdin=stdin)
+        return self._run(command, timeout=timeout, stdin=stdin, cap=self.output_cap)
 
     def read_file(self, path: str, *, max_bytes: int = DEFAULT_OUTPUT_CAP) -> RemoteFile:
-        result = self.run(posix_read_command(path, max_bytes), timeout=DEFAULT_COMMAND_TIMEOUT)
+        """Read up to ``max_bytes`` of ``path`` (the stream cap does not apply: the file's does)."""
+        self._ensure_open()
+        command = posix_read_command(path, max_bytes)
+        result = self._run(command, timeout=DEFAULT_COMMAND_TIMEOUT, stdin=None, cap=max_bytes + 1)
         return remote_file_from(result, path, max_bytes)
 
     def close(self) -> None:
@@ -163,7 +166,8 @@ class BaseTransport:
     def _connect(self) -> None:
         raise NotImplementedError
 
-    def _run(self, command: str, *, timeout: float, stdin: bytes | None) -> CommandResult:
+    def _run(self, command: str, *, timeout: float, stdin: bytes | None, cap: int) -> CommandResult:
+        """Run on the open connection; keep at most ``cap`` bytes of stdout (stderr: output_cap)."""
         raise NotImplementedError
 
     def _disconnect(self) -> None:

@@ -1,0 +1,166 @@
+"""``docker://container``: commands through the Docker Engine's exec API.
+
+stdin, stdout and stderr travel over the exec's hijacked socket (stdout/stderr multiplexed, see
+``_docker_stream``). A command is started through a tiny wrapper that first reports its PID on
+stderr; on timeout a second exec kills that process and all its descendants (found through
+``/proc``, so no procps is needed in the container) and the partial output is returned.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import select
+import shlex
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import docker
+import docker.errors
+import requests.exceptions
+
+from remotefix import dockerapi
+from remotefix.errors import ConnectError, DependencyError, TransportError
+from remotefix.result import CommandResult
+from remotefix.targets import Target
+from remotefix.transports._docker_stream import FrameDemuxer, MarkerFilter
+from remotefix.transports.base import DEFAULT_OUTPUT_CAP, BaseTransport, CappedBuffer
+
+_WRAPPER = 'printf "RFXPID:%s\\n" "$$" >&2; exec /bin/sh -c "$1"'
+_KILL_TREE = (
+    "tree() { echo $1; for s in /proc/[0-9]*/status; do "
+    "p=$(sed -n 's/^PPid:[[:space:]]*//p' \"$s\" 2>/dev/null); "
+    '[ "$p" = "$1" ] && tree "$(basename "$(dirname "$s")")"; done; }; '
+    "pids=$(tree {pid}); kill -STOP $pids 2>/dev/null; kill -KILL $pids 2>/dev/null; true"
+)
+_CHUNK = 65536
+
+
+class DockerTransport(BaseTransport):
+    """Runs commands in a running container; ``target.host`` is its name or ID (case kept)."""
+
+    def __init__(
+        self,
+        target: Target,
+        *,
+        client: docker.DockerClient | None = None,
+        output_cap: int = DEFAULT_OUTPUT_CAP,
+        user: str | None = None,
+        **_ignored: Any,
+    ) -> None:
+        super().__init__(target, output_cap=output_cap)
+        self._client = client
+        self.user = user or target.user or ""
+        self._container_id = ""
+
+    def _connect(self) -> None:
+        with self._errors():
+            if self._client is None:
+                self._client = dockerapi.client()
+            container = self._client.containers.get(self.target.host)
+        if container.status != "running":
+            raise ConnectError(
+                f"container {self.target.host} is {container.status}, not running",
+                hint=f"docker start {self.target.host}",
+            )
+        self._container_id = container.id
+
+    def _disconnect(self) -> None:
+        self._client = None
+
+    def _run(self, command: str, *, timeout: float, stdin: bytes | None, cap: int) -> CommandResult:
+        started = time.monotonic()
+        out, err = CappedBuffer(cap), MarkerFilter(CappedBuffer(self.output_cap))
+        with self._errors():
+            exec_id, sock = self._start(command, stdin is not None)
+            with contextlib.closing(sock):
+                done = _shuttle(sock, stdin, FrameDemuxer(out, err), started + timeout)  # type: ignore[arg-type]
+            if not done and err.pid is not None:
+                self._kill_tree(err.pid)
+            code = self._exit_code(exec_id) if done else None
+        return CommandResult(
+            command=command,
+            exit_code=code,
+            stdout=out.getvalue(),
+            stderr=err.getvalue(),
+            duration_s=time.monotonic() - started,
+            timed_out=not done,
+            truncated=out.truncated or err.truncated,
+        )
+
+    def _start(self, command: str, with_stdin: bool) -> tuple[str, socket.socket]:
+        api = self._api()
+        exec_id = api.exec_create(
+            self._container_id,
+            ["/bin/sh", "-c", _WRAPPER, "sh", command],
+            stdin=with_stdin,
+            user=self.user,
+        )["Id"]
+        raw = api.exec_start(exec_id, socket=True)
+        return exec_id, getattr(raw, "_sock", raw)
+
+    def _exit_code(self, exec_id: str) -> int | None:
+        for _ in range(100):  # the stream can close a moment before the exec is marked done
+            info = self._api().exec_inspect(exec_id)
+            if not info["Running"]:
+                return int(info["ExitCode"])
+            time.sleep(0.01)
+        return None
+
+    def _kill_tree(self, pid: int) -> None:
+        api = self._api()
+        exec_id = api.exec_create(
+            self._container_id,
+            ["/bin/sh", "-c", _KILL_TREE.replace("{pid}", shlex.quote(str(pid)))],
+        )["Id"]
+        api.exec_start(exec_id)
+
+    def _api(self) -> docker.APIClient:
+        assert self._client is not None
+        return self._client.api
+
+    @contextlib.contextmanager
+    def _errors(self) -> Iterator[None]:
+        """The one place Docker SDK exceptions become ours."""
+        name = self.target.host
+        try:
+            yield
+        except DependencyError as exc:
+            raise ConnectError(exc.message, hint=exc.hint) from exc
+        except docker.errors.NotFound as exc:
+            raise ConnectError(f"no container named {name!r}", hint="see `docker ps`") from exc
+        except docker.errors.APIError as exc:
+            raise TransportError(f"docker exec in {name}: {exc.explanation or exc}") from exc
+        except (docker.errors.DockerException, requests.exceptions.ConnectionError) as exc:
+            raise ConnectError(
+                f"Docker daemon not reachable for container {name}", hint=dockerapi.START_HINT
+            ) from exc
+        except OSError as exc:
+            raise TransportError(f"docker exec stream to {name} failed: {exc}") from exc
+
+
+def _shuttle(
+    sock: socket.socket, stdin: bytes | None, demux: FrameDemuxer, deadline: float
+) -> bool:
+    """Send stdin (on a thread), read frames until EOF; False when the deadline passed first."""
+    if stdin is not None:
+        threading.Thread(target=_send_stdin, args=(sock, stdin), daemon=True).start()
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return False
+        ready, _, _ = select.select([sock], [], [], min(left, 0.5))
+        if not ready:
+            continue
+        data = sock.recv(_CHUNK)
+        if not data:
+            return True
+        demux.feed(data)
+
+
+def _send_stdin(sock: socket.socket, data: bytes) -> None:
+    with contextlib.suppress(OSError):
+        sock.sendall(data)
+        sock.shutdown(socket.SHUT_WR)

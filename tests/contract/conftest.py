@@ -1,0 +1,99 @@
+"""The transport contract: every transport runs the same tests.
+
+To add a transport, write one factory below — a function taking the pytest ``request`` and
+returning a callable ``make(output_cap: int) -> Transport`` (set up whatever server or container
+it needs through fixtures it asks ``request`` for, which clean up after themselves) — and add it
+to ``FACTORIES``. A transport is done when this suite passes for it.
+
+The commands of the contract are POSIX shell. The WinRM test endpoint runs scripts with
+``/bin/sh`` where Windows would run PowerShell, so WinRM takes the same commands here; what
+that does and does not prove is written in tests/winrm_endpoint/__init__.py and the README.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import docker
+import pytest
+
+from remotefix.result import DEFAULT_OUTPUT_CAP
+from remotefix.targets import parse_address
+from remotefix.transports.base import Transport
+from remotefix.transports.docker import DockerTransport
+from remotefix.transports.local import LocalTransport
+from remotefix.transports.winrm import WinRMTransport
+from tests.winrm_endpoint.fixture import running_endpoint
+
+Make = Callable[..., Transport]
+
+
+@pytest.fixture(scope="session")
+def contract_container(docker_api: docker.DockerClient, base12: object) -> Iterator[str]:
+    name = f"remotefix-test-contract-{uuid.uuid4().hex[:8]}"
+    container = docker_api.containers.run(
+        "remotefix/base:debian-12", ["sleep", "infinity"], name=name, detach=True,
+        labels={"remotefix": "1"},
+    )  # fmt: skip
+    try:
+        yield name
+    finally:
+        container.remove(force=True)
+
+
+@pytest.fixture
+def contract_winrm_endpoint(tmp_path: Path) -> Iterator[object]:
+    """Per test: only one endpoint may run per process (pyspnego's NTLM user file is global)."""
+    with running_endpoint(tmp_path / "winrm") as endpoint:
+        yield endpoint
+
+
+def local_factory(request: pytest.FixtureRequest) -> Make:
+    return lambda output_cap=DEFAULT_OUTPUT_CAP: LocalTransport(
+        parse_address("local://"), output_cap=output_cap
+    )
+
+
+def docker_factory(request: pytest.FixtureRequest) -> Make:
+    name = request.getfixturevalue("contract_container")
+    target = parse_address(f"docker://{name}")
+    return lambda output_cap=DEFAULT_OUTPUT_CAP: DockerTransport(target, output_cap=output_cap)
+
+
+def winrm_factory(request: pytest.FixtureRequest) -> Make:
+    endpoint = request.getfixturevalue("contract_winrm_endpoint")
+    target = parse_address(endpoint.address())  # type: ignore[attr-defined]
+    password = endpoint.password  # type: ignore[attr-defined]
+    return lambda output_cap=DEFAULT_OUTPUT_CAP: WinRMTransport(
+        target, password=password, output_cap=output_cap
+    )
+
+
+FACTORIES: dict[str, Callable[[pytest.FixtureRequest], Make]] = {
+    "local": local_factory,
+    "docker": docker_factory,
+    "winrm": winrm_factory,
+}
+
+
+@pytest.fixture(params=sorted(FACTORIES))
+def make(request: pytest.FixtureRequest) -> Iterator[Make]:
+    """``make(output_cap=...)`` builds a fresh transport of the parametrised kind."""
+    opened: list[Transport] = []
+    build = FACTORIES[request.param](request)
+
+    def factory(output_cap: int = DEFAULT_OUTPUT_CAP) -> Transport:
+        transport = build(output_cap=output_cap)
+        opened.append(transport)
+        return transport
+
+    yield factory
+    for transport in opened:
+        transport.close()
+
+
+@pytest.fixture
+def transport(make: Make) -> Transport:
+    return make()
