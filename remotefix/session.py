@@ -12,14 +12,19 @@ Engineer-owned targets (``local://``, remotefix labs) need no consent but are au
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shlex
 import time
+from collections.abc import Iterator
+from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, BinaryIO, Self
 
 from remotefix.audit import AuditLog, result_fields
 from remotefix.consent import ConsentStore, Grant, Scope, needs_consent
-from remotefix.errors import ConsentError, RemotefixError
+from remotefix.errors import ConsentError, RemotefixError, TransportError
+from remotefix.interactive import pump, terminal_size
 from remotefix.result import CommandResult
 from remotefix.targets import Target
 from remotefix.transports import open_transport
@@ -115,12 +120,35 @@ class Session:
         self._record("read_file", path, grant, scope, started, result=fake)
         return data
 
-    def record(self, action: str, detail: str, *, scope: Scope, **extra: Any) -> None:
-        """Audit an action that is not a command (shell start/end, fix task events…)."""
-        grant = self.check_consent(scope, attempted=detail) if action.endswith(".start") else None
+    def shell(
+        self,
+        *,
+        stdin: BinaryIO | None = None,
+        stdout: BinaryIO | None = None,
+        transcript: Path | None = None,
+    ) -> int | None:
+        """An interactive shell (needs the ``shell`` scope); audited at start and end.
+
+        ``transcript`` (opt-in, mode 0600) records what the shell printed.
+        """
+        command = "interactive shell"
+        grant = self.check_consent(Scope.SHELL, attempted=command)
+        opener = getattr(self.transport, "open_shell", None)
+        if opener is None:
+            raise TransportError(f"no interactive shell over {self.target.connection} yet")
+        started = time.monotonic()
+        extra = {"transcript": str(transcript)} if transcript else None
         self._audit.append(
-            **self._base_fields(action, detail, grant, scope), duration_s=0.0, extra=extra
+            **self._base_fields("shell.start", command, grant, Scope.SHELL), extra=extra
         )
+        cols, rows = terminal_size()
+        channel = opener(cols, rows)
+        with _transcript(transcript) as log:
+            status = pump(channel, stdin=stdin, stdout=stdout, transcript=log)
+        fields = self._base_fields("shell.end", command, grant, Scope.SHELL)
+        fields.update(exit_code=status, duration_s=round(time.monotonic() - started, 3))
+        self._audit.append(**fields)
+        return status
 
     def close(self) -> None:
         if self._transport is not None:
@@ -165,3 +193,13 @@ class Session:
         if error is not None:
             fields["extra"] = {"error": type(error).__name__, "message": error.message}
         self._audit.append(**fields)
+
+
+@contextlib.contextmanager
+def _transcript(path: Path | None) -> Iterator[BinaryIO | None]:
+    if path is None:
+        yield None
+        return
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        yield fh

@@ -6,8 +6,12 @@ import click
 
 from remotefix import __version__
 from remotefix.cli._app import App, RemotefixGroup
+from remotefix.cli.audit import audit
+from remotefix.cli.consent import consent
+from remotefix.cli.demo import demo
 from remotefix.cli.doctor import doctor
 from remotefix.cli.images import images
+from remotefix.cli.shell import shell
 
 
 @click.group(cls=RemotefixGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -20,8 +24,8 @@ def cli(ctx: click.Context, as_json: bool, verbose: int) -> None:
     ctx.obj = App(json=as_json, verbose=verbose)
 
 
-cli.add_command(doctor)
-cli.add_command(images)
+for command in (doctor, images, consent, audit, demo, shell):
+    cli.add_command(command)
 
 
 def main() -> None:

@@ -26,6 +26,7 @@ from remotefix.errors import ConnectError, DependencyError, TransportError
 from remotefix.result import CommandResult
 from remotefix.targets import Target
 from remotefix.transports._docker_stream import FrameDemuxer, MarkerFilter
+from remotefix.transports._shells import DockerPty
 from remotefix.transports.base import DEFAULT_OUTPUT_CAP, BaseTransport, CappedBuffer
 
 _WRAPPER = 'printf "RFXPID:%s\\n" "$$" >&2; exec /bin/sh -c "$1"'
@@ -69,6 +70,12 @@ class DockerTransport(BaseTransport):
 
     def _disconnect(self) -> None:
         self._client = None
+
+    def open_shell(self, cols: int = 80, rows: int = 24) -> DockerPty:
+        """An interactive login shell in the container (``remotefix shell``)."""
+        self._ensure_open()
+        with self._errors():
+            return DockerPty(self._api(), self._container_id, self.user, cols, rows)
 
     def _run(self, command: str, *, timeout: float, stdin: bytes | None, cap: int) -> CommandResult:
         started = time.monotonic()

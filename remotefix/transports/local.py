@@ -15,6 +15,7 @@ import time
 from typing import IO
 
 from remotefix.result import CommandResult
+from remotefix.transports._shells import LocalPty
 from remotefix.transports.base import BaseTransport, CappedBuffer
 
 KILL_GRACE_S = 1.0
@@ -62,6 +63,11 @@ class LocalTransport(BaseTransport):
 
     def _disconnect(self) -> None:
         """Nothing to close."""
+
+    def open_shell(self, cols: int = 80, rows: int = 24) -> LocalPty:
+        """An interactive login shell behind a pty (``remotefix shell``)."""
+        self._ensure_open()
+        return LocalPty(cols, rows)
 
     def _run(self, command: str, *, timeout: float, stdin: bytes | None, cap: int) -> CommandResult:
         started = time.monotonic()

@@ -1,0 +1,28 @@
+"""``remotefix shell``: an interactive shell on a target, under a ``shell`` consent, audited."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from remotefix.cli._app import App, pass_app
+from remotefix.session import Session
+from remotefix.targets import parse_address
+
+
+@click.command()
+@click.argument("address")
+@click.option("--case", required=True, help="The support case this work belongs to.")
+@click.option(
+    "--transcript",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write what the shell prints to this file (mode 0600).",
+)
+@pass_app
+def shell(app: App, address: str, case: str, transcript: Path | None) -> None:
+    """Open an interactive shell on TARGET; exits with the remote shell's exit status."""
+    with Session(parse_address(address), case=case, workspace=app.workspace) as session:
+        status = session.shell(transcript=transcript)
+    if status:
+        raise click.exceptions.Exit(status)
