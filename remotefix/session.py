@@ -23,7 +23,7 @@ from typing import Any, BinaryIO, Self
 
 from remotefix.audit import AuditLog, result_fields
 from remotefix.consent import ConsentStore, Grant, Scope, needs_consent
-from remotefix.errors import ConsentError, RemotefixError, TransportError
+from remotefix.errors import AuthError, ConsentError, RemotefixError, TransportError
 from remotefix.interactive import pump, terminal_size
 from remotefix.result import CommandResult
 from remotefix.targets import Target
@@ -103,6 +103,11 @@ class Session:
             self._record(action, shown_as or command, grant, scope, started, error=exc)
             raise
         self._record(action, shown_as or command, grant, scope, started, result=result)
+        if sudo and result.exit_code == 1 and b"password is required" in result.stderr:
+            raise AuthError(
+                f"sudo on {self.target.name} wants a password; remotefix never types one",
+                hint=f"allow passwordless sudo (NOPASSWD) for {self.target.user or 'this user'}",
+            )
         return result
 
     def read_file(

@@ -13,6 +13,7 @@ command -v debootstrap >/dev/null || [ -x /usr/sbin/debootstrap ] || need_pkgs+=
 [ -x /usr/sbin/sshd ] || need_pkgs+=(openssh-server)
 command -v ssh >/dev/null || need_pkgs+=(openssh-client)
 command -v ip >/dev/null || need_pkgs+=(iproute2)
+command -v sudo >/dev/null || need_pkgs+=(sudo)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   say "installing ${need_pkgs[*]}"
   apt-get update -qq

@@ -16,6 +16,7 @@ from tests.fixtures.docker import (  # noqa: F401  (fixtures are registered by i
     docker_api,
     labelled_containers,
 )
+from tests.fixtures.sshd import sshd, sshd_factory  # noqa: F401
 
 _BEFORE: set[str] = set()
 

@@ -10,6 +10,7 @@ from remotefix.cli.audit import audit
 from remotefix.cli.consent import consent
 from remotefix.cli.demo import demo
 from remotefix.cli.doctor import doctor
+from remotefix.cli.hosts import hosts
 from remotefix.cli.images import images
 from remotefix.cli.shell import shell
 
@@ -24,7 +25,7 @@ def cli(ctx: click.Context, as_json: bool, verbose: int) -> None:
     ctx.obj = App(json=as_json, verbose=verbose)
 
 
-for command in (doctor, images, consent, audit, demo, shell):
+for command in (doctor, images, consent, audit, demo, shell, hosts):
     cli.add_command(command)
 
 

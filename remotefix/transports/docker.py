@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import select
-import shlex
 import socket
 import threading
 import time
@@ -25,17 +24,11 @@ from remotefix import dockerapi
 from remotefix.errors import ConnectError, DependencyError, TransportError
 from remotefix.result import CommandResult
 from remotefix.targets import Target
-from remotefix.transports._docker_stream import FrameDemuxer, MarkerFilter
+from remotefix.transports._docker_stream import FrameDemuxer
+from remotefix.transports._killable import MarkerFilter, kill_tree_command, wrapped_argv
 from remotefix.transports._shells import DockerPty
 from remotefix.transports.base import DEFAULT_OUTPUT_CAP, BaseTransport, CappedBuffer
 
-_WRAPPER = 'printf "RFXPID:%s\\n" "$$" >&2; exec /bin/sh -c "$1"'
-_KILL_TREE = (
-    "tree() { echo $1; for s in /proc/[0-9]*/status; do "
-    "p=$(sed -n 's/^PPid:[[:space:]]*//p' \"$s\" 2>/dev/null); "
-    '[ "$p" = "$1" ] && tree "$(basename "$(dirname "$s")")"; done; }; '
-    "pids=$(tree {pid}); kill -STOP $pids 2>/dev/null; kill -KILL $pids 2>/dev/null; true"
-)
 _CHUNK = 65536
 
 
@@ -101,7 +94,7 @@ class DockerTransport(BaseTransport):
         api = self._api()
         exec_id = api.exec_create(
             self._container_id,
-            ["/bin/sh", "-c", _WRAPPER, "sh", command],
+            wrapped_argv(command),
             stdin=with_stdin,
             user=self.user,
         )["Id"]
@@ -120,7 +113,7 @@ class DockerTransport(BaseTransport):
         api = self._api()
         exec_id = api.exec_create(
             self._container_id,
-            ["/bin/sh", "-c", _KILL_TREE.replace("{pid}", shlex.quote(str(pid)))],
+            ["/bin/sh", "-c", kill_tree_command(pid)],
         )["Id"]
         api.exec_start(exec_id)
 

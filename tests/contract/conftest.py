@@ -24,6 +24,7 @@ from remotefix.targets import parse_address
 from remotefix.transports.base import Transport
 from remotefix.transports.docker import DockerTransport
 from remotefix.transports.local import LocalTransport
+from remotefix.transports.ssh import SSHTransport
 from remotefix.transports.winrm import WinRMTransport
 from tests.winrm_endpoint.fixture import running_endpoint
 
@@ -71,10 +72,39 @@ def winrm_factory(request: pytest.FixtureRequest) -> Make:
     )
 
 
+def _known_hosts(directory: Path, line: str) -> list[Path]:
+    path = directory / "known_hosts"
+    path.write_text(line + "\n")
+    return [path]
+
+
+def ssh_factory(request: pytest.FixtureRequest) -> Make:
+    """SSH to a real OpenSSH sshd on 127.0.0.1 started by the test."""
+    server = request.getfixturevalue("sshd")
+    known = _known_hosts(server.log.parent, server.known_hosts_line)
+    return lambda output_cap=DEFAULT_OUTPUT_CAP: SSHTransport(
+        server.target(), output_cap=output_cap, known_hosts_files=known, use_agent=False
+    )
+
+
+def ssh_customer_factory(request: pytest.FixtureRequest) -> Make:
+    """SSH to the customer container (Debian 12, sshd, port published on 127.0.0.1)."""
+    customer = request.getfixturevalue("customer")
+    key = request.getfixturevalue("client_key")
+    tmp = request.getfixturevalue("tmp_path")
+    known = _known_hosts(tmp, customer.known_hosts_line)
+    target = parse_address(f"{customer.address}?identity_file={key.private}")
+    return lambda output_cap=DEFAULT_OUTPUT_CAP: SSHTransport(
+        target, output_cap=output_cap, known_hosts_files=known, use_agent=False
+    )
+
+
 FACTORIES: dict[str, Callable[[pytest.FixtureRequest], Make]] = {
     "local": local_factory,
     "docker": docker_factory,
     "winrm": winrm_factory,
+    "ssh": ssh_factory,
+    "ssh-customer": ssh_customer_factory,
 }
 
 

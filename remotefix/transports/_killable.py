@@ -1,0 +1,72 @@
+"""Commands that can be stopped for real when they outlive their timeout.
+
+The command is started through a tiny wrapper that first prints its PID on stderr
+(``RFXPID:<pid>``, stripped again by ``MarkerFilter``). On timeout, ``kill_tree_command(pid)``
+run over a second channel stops that process and all its descendants, found through ``/proc``
+(so no procps is needed on the target). Used by the docker and ssh transports.
+"""
+
+from __future__ import annotations
+
+import shlex
+
+from remotefix.transports.base import CappedBuffer
+
+_WRAPPER = 'printf "RFXPID:%s\\n" "$$" >&2; exec /bin/sh -c "$1"'
+_KILL_TREE = (
+    "tree() { echo $1; for s in /proc/[0-9]*/status; do "
+    "p=$(sed -n 's/^PPid:[[:space:]]*//p' \"$s\" 2>/dev/null); "
+    '[ "$p" = "$1" ] && tree "$(basename "$(dirname "$s")")"; done; }; '
+    "pids=$(tree @PID@); kill -STOP $pids 2>/dev/null; kill -KILL $pids 2>/dev/null; true"
+)
+
+
+def wrapped_argv(command: str) -> list[str]:
+    """argv running ``command`` with ``/bin/sh -c`` after reporting its PID on stderr."""
+    return ["/bin/sh", "-c", _WRAPPER, "sh", command]
+
+
+def wrapped_shell(command: str) -> str:
+    """The same as one shell string (for transports that take a command line, like ssh)."""
+    return shlex.join(wrapped_argv(command))
+
+
+def kill_tree_command(pid: int) -> str:
+    """Shell command that stops ``pid`` and every descendant of it."""
+    return _KILL_TREE.replace("@PID@", str(int(pid)))
+
+
+class MarkerFilter:
+    """Strips the first line of stderr (``RFXPID:<pid>``) and remembers the pid in it."""
+
+    PREFIX = b"RFXPID:"
+
+    def __init__(self, sink: CappedBuffer) -> None:
+        self._sink = sink
+        self._head = bytearray()
+        self.pid: int | None = None
+        self._done = False
+        self.cap = sink.cap
+
+    @property
+    def truncated(self) -> bool:
+        return self._sink.truncated
+
+    def write(self, data: bytes) -> None:
+        if self._done:
+            self._sink.write(data)
+            return
+        self._head += data
+        line, newline, rest = bytes(self._head).partition(b"\n")
+        if not newline:
+            return
+        self._done = True
+        if line.startswith(self.PREFIX) and line[len(self.PREFIX) :].isdigit():
+            self.pid = int(line[len(self.PREFIX) :])
+        else:
+            rest = bytes(self._head)
+        if rest:
+            self._sink.write(rest)
+
+    def getvalue(self) -> bytes:
+        return self._sink.getvalue()
