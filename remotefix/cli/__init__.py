@@ -12,7 +12,9 @@ from remotefix.cli.demo import demo
 from remotefix.cli.doctor import doctor
 from remotefix.cli.hosts import hosts
 from remotefix.cli.images import images
+from remotefix.cli.run import run
 from remotefix.cli.shell import shell
+from remotefix.cli.targets import targets
 
 
 @click.group(cls=RemotefixGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -25,7 +27,7 @@ def cli(ctx: click.Context, as_json: bool, verbose: int) -> None:
     ctx.obj = App(json=as_json, verbose=verbose)
 
 
-for command in (doctor, images, consent, audit, demo, shell, hosts):
+for command in (doctor, images, targets, hosts, consent, run, shell, audit, demo):
     cli.add_command(command)
 
 
