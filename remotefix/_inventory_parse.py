@@ -14,8 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from remotefix._yaml import load_yaml
 from remotefix.errors import ConfigError
 
 _RANGE = re.compile(r"\[([^\]:]*):([^\]:]*)(?::([^\]]*))?\]")
@@ -146,12 +145,7 @@ def _split_port(pattern: str) -> tuple[str, int | None]:
 
 
 def _parse_yaml(path: Path, text: str) -> RawInventory:
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark else ""
-        raise ConfigError(f"{path}{where}: malformed YAML: {getattr(exc, 'problem', exc)}") from exc
+    data = load_yaml(path, text)
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: an inventory must be a mapping of groups")
     inv = RawInventory()

@@ -19,6 +19,21 @@ from remotefix.errors import DependencyError, LabError
 LABEL = "remotefix"
 """Every container, image and network remotefix creates carries this label (value ``1``)."""
 
+RUN_LABEL = "remotefix.run"
+RUN_ENV = "REMOTEFIX_RUN_ID"
+"""When set (test suites, CI jobs), containers also carry ``remotefix.run=<id>`` so one run can
+find exactly what it made, even when several runs share a Docker daemon."""
+
+
+def labels(**extra: str) -> dict[str, str]:
+    """Labels for anything remotefix creates: ``remotefix=1``, the run id if any, and ``extra``."""
+    found = {LABEL: "1", **extra}
+    run_id = os.environ.get(RUN_ENV)
+    if run_id:
+        found[RUN_LABEL] = run_id
+    return found
+
+
 START_HINT = "start it: nohup /usr/sbin/dockerd >/var/log/dockerd.log 2>&1 & (or: make setup)"
 
 

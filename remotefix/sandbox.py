@@ -16,7 +16,8 @@ from dataclasses import dataclass
 
 import docker
 
-from remotefix.dockerapi import LABEL, docker_errors
+from remotefix.dockerapi import docker_errors
+from remotefix.dockerapi import labels as dockerapi_labels
 from remotefix.errors import LabError
 from remotefix.lab.catalog import BaseImage
 
@@ -72,7 +73,7 @@ def customer_image(api: docker.DockerClient, base: BaseImage) -> str:
             api.images.build(
                 fileobj=io.BytesIO(recipe.encode()),
                 tag=tag,
-                labels={LABEL: "1", ROLE_LABEL: "customer-image"},
+                labels=dockerapi_labels(**{ROLE_LABEL: "customer-image"}),
                 rm=True,
                 forcerm=True,
             )
@@ -90,7 +91,7 @@ def start_customer(
 ) -> Customer:
     """Start a customer container and wait until its sshd answers with an SSH banner."""
     image = customer_image(api, base)
-    all_labels = {LABEL: "1", ROLE_LABEL: "customer", **(labels or {})}
+    all_labels = dockerapi_labels(**{ROLE_LABEL: "customer", **(labels or {})})
     with docker_errors(f"starting customer {name}"):
         container = api.containers.run(
             image,

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import os
+import uuid
 from pathlib import Path
 
 import pytest
 
+from remotefix.dockerapi import RUN_ENV
 from remotefix.workspace import HOME_ENV
 from tests.fixtures.docker import (  # noqa: F401  (fixtures are registered by import)
     base12,
     catalog,
     client_key,
+    container_factory,
     customer,
     customer_factory,
     docker_api,
@@ -18,7 +22,8 @@ from tests.fixtures.docker import (  # noqa: F401  (fixtures are registered by i
 )
 from tests.fixtures.sshd import sshd, sshd_factory  # noqa: F401
 
-_BEFORE: set[str] = set()
+RUN_ID = os.environ.setdefault(RUN_ENV, f"pytest-{uuid.uuid4().hex[:12]}")
+"""Every container this run makes carries remotefix.run=RUN_ID (subprocesses inherit it)."""
 
 
 @pytest.fixture(autouse=True)
@@ -29,12 +34,8 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return home
 
 
-def pytest_sessionstart(session: pytest.Session) -> None:
-    _BEFORE.update(labelled_containers())
-
-
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    leaked = labelled_containers() - _BEFORE
+    leaked = labelled_containers(RUN_ID)
     if leaked:
         print(
             f"\nLEAK: {len(leaked)} container(s) labelled remotefix left behind: {sorted(leaked)}"

@@ -9,6 +9,7 @@ from pathlib import Path
 import docker
 import pytest
 
+from remotefix import dockerapi
 from remotefix.errors import ConnectError
 from remotefix.targets import parse_address
 from remotefix.transports.docker import DockerTransport
@@ -20,7 +21,7 @@ pytestmark = pytest.mark.docker
 def stopped_container(docker_api: docker.DockerClient, base12: object) -> Iterator[str]:
     name = f"remotefix-test-stopped-{uuid.uuid4().hex[:8]}"
     container = docker_api.containers.create(
-        "remotefix/base:debian-12", ["true"], name=name, labels={"remotefix": "1"}
+        "remotefix/base:debian-12", ["true"], name=name, labels=dockerapi.labels()
     )
     try:
         yield name

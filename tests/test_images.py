@@ -13,6 +13,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+from remotefix import dockerapi
 from remotefix.cli import cli
 from remotefix.lab.catalog import Catalog
 
@@ -55,7 +56,7 @@ def test_base_image_is_the_debian_it_claims(
     image = docker_api.images.get(base.tag)
     assert image.labels["remotefix"] == "1" and image.labels["remotefix.suite"] == codename
     out = docker_api.containers.run(
-        base.tag, ["cat", "/etc/os-release"], remove=True, labels={"remotefix": "1"}
+        base.tag, ["cat", "/etc/os-release"], remove=True, labels=dockerapi.labels()
     ).decode()
     fields = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
     assert fields["VERSION_ID"].strip('"') == version_id

@@ -19,6 +19,7 @@ from remotefix.errors import ConsentError
 from remotefix.session import Session
 from remotefix.targets import Target, parse_address
 from remotefix.workspace import Workspace
+from tests.fixtures.docker import running_container
 
 pytestmark = pytest.mark.docker
 
@@ -31,15 +32,8 @@ def workspace() -> Workspace:
 @pytest.fixture(scope="module")
 def machine(docker_api: docker.DockerClient, base12: object) -> Iterator[Target]:
     """A container standing in for a customer machine: docker:// targets need consent."""
-    name = f"remotefix-test-session-{uuid.uuid4().hex[:8]}"
-    container = docker_api.containers.run(
-        "remotefix/base:debian-12", ["sleep", "infinity"], name=name, detach=True,
-        labels={"remotefix": "1"},
-    )  # fmt: skip
-    try:
+    with running_container(docker_api, "session") as name:
         yield parse_address(f"docker://{name}", name="cust-1")
-    finally:
-        container.remove(force=True)
 
 
 def _grant(workspace: Workspace, scope: Scope = Scope.DIAGNOSE, minutes: float = 30) -> str:

@@ -5,32 +5,22 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import uuid
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
-import docker
 import pytest
 
 from remotefix.audit import AuditLog
 from remotefix.consent import ConsentStore, Scope
 from remotefix.workspace import Workspace
+from tests.fixtures.docker import ContainerFactory
 
 pytestmark = pytest.mark.docker
 
 
 @pytest.fixture
-def container(docker_api: docker.DockerClient, base12: object) -> Iterator[str]:
-    name = f"remotefix-test-shell-{uuid.uuid4().hex[:8]}"
-    c = docker_api.containers.run(
-        "remotefix/base:debian-12", ["sleep", "infinity"], name=name, detach=True,
-        labels={"remotefix": "1"},
-    )  # fmt: skip
-    try:
-        yield name
-    finally:
-        c.remove(force=True)
+def container(container_factory: ContainerFactory) -> str:
+    return container_factory("shell")
 
 
 def _shell(container: str, keys: bytes, *extra: str) -> subprocess.CompletedProcess[bytes]:

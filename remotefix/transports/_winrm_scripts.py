@@ -16,7 +16,7 @@ import math
 
 from remotefix.errors import TransportError
 from remotefix.result import CommandResult
-from remotefix.transports.base import RemoteFile, RemotePathError
+from remotefix.transports.base import RemoteFile, raise_for_read
 
 POWERSHELL = "powershell.exe"
 POWERSHELL_ARGS = ("-NoProfile", "-NonInteractive")
@@ -101,11 +101,7 @@ def remote_file_from_base64(result: CommandResult, path: str, max_bytes: int) ->
         UNREADABLE: "access denied (needs an administrator, or a user with read rights)",
         NOT_FILE: "is a directory",
     }
-    if result.exit_code in reasons:
-        raise RemotePathError(f"{path}: {reasons[result.exit_code]}")
-    if not result.ok or result.truncated:
-        why = "timed out" if result.timed_out else result.stderr_text.strip() or "read failed"
-        raise RemotePathError(f"{path}: {' '.join(why.split())}")
+    raise_for_read(result, path, reasons)
     try:
         data = b"".join(base64.b64decode(line, validate=True) for line in result.stdout.split())
     except binascii.Error as exc:

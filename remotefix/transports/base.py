@@ -16,6 +16,8 @@ and ``ClosedError`` after ``close()``.
 from __future__ import annotations
 
 import shlex
+import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Literal, Protocol, Self, runtime_checkable
@@ -79,6 +81,36 @@ class CappedBuffer:
         return b"".join(self._chunks)
 
 
+class OutputSink(Protocol):
+    """Where a stream's bytes were collected (``CappedBuffer`` or a filter in front of one)."""
+
+    @property
+    def truncated(self) -> bool: ...
+
+    def getvalue(self) -> bytes: ...
+
+
+def collected_result(
+    command: str,
+    exit_code: int | None,
+    stdout: OutputSink,
+    stderr: OutputSink,
+    started: float,
+    *,
+    timed_out: bool,
+) -> CommandResult:
+    """The ``CommandResult`` of a finished (or stopped) command; ``started`` is monotonic."""
+    return CommandResult(
+        command=command,
+        exit_code=None if timed_out else exit_code,
+        stdout=stdout.getvalue(),
+        stderr=stderr.getvalue(),
+        duration_s=time.monotonic() - started,
+        timed_out=timed_out,
+        truncated=stdout.truncated or stderr.truncated,
+    )
+
+
 # Exit codes of the read_file helper script; chosen to be unlikely from head(1) itself.
 _MISSING, _UNREADABLE, _NOT_FILE = 201, 202, 203
 
@@ -94,18 +126,23 @@ def posix_read_command(path: str, max_bytes: int) -> str:
     )
 
 
+def raise_for_read(result: CommandResult, path: str, reasons: Mapping[int, str]) -> None:
+    """Raise ``RemotePathError`` when a read script failed: a known exit code, or anything else."""
+    if result.exit_code in reasons:
+        raise RemotePathError(f"{path}: {reasons[result.exit_code]}")
+    if not result.ok or result.truncated:
+        why = "timed out" if result.timed_out else result.stderr_text.strip() or "read failed"
+        raise RemotePathError(f"{path}: {' '.join(why.split())}")
+
+
 def remote_file_from(result: CommandResult, path: str, max_bytes: int) -> RemoteFile:
     """Turn the result of ``posix_read_command`` into a ``RemoteFile`` or a clear error."""
-    target_msgs = {
+    reasons = {
         _MISSING: "no such file",
         _UNREADABLE: "permission denied (needs root? collectors use sudo -n for these)",
         _NOT_FILE: "is a directory",
     }
-    if result.exit_code in target_msgs:
-        raise RemotePathError(f"{path}: {target_msgs[result.exit_code]}")
-    if not result.ok:
-        why = "timed out" if result.timed_out else result.stderr_text.strip() or "read failed"
-        raise RemotePathError(f"{path}: {why}")
+    raise_for_read(result, path, reasons)
     data = result.stdout
     return RemoteFile(path=path, data=data[:max_bytes], truncated=len(data) > max_bytes)
 

@@ -27,7 +27,12 @@ from remotefix.targets import Target
 from remotefix.transports._docker_stream import FrameDemuxer
 from remotefix.transports._killable import MarkerFilter, kill_tree_command, wrapped_argv
 from remotefix.transports._shells import DockerPty
-from remotefix.transports.base import DEFAULT_OUTPUT_CAP, BaseTransport, CappedBuffer
+from remotefix.transports.base import (
+    DEFAULT_OUTPUT_CAP,
+    BaseTransport,
+    CappedBuffer,
+    collected_result,
+)
 
 _CHUNK = 65536
 
@@ -80,15 +85,7 @@ class DockerTransport(BaseTransport):
             if not done and err.pid is not None:
                 self._kill_tree(err.pid)
             code = self._exit_code(exec_id) if done else None
-        return CommandResult(
-            command=command,
-            exit_code=code,
-            stdout=out.getvalue(),
-            stderr=err.getvalue(),
-            duration_s=time.monotonic() - started,
-            timed_out=not done,
-            truncated=out.truncated or err.truncated,
-        )
+        return collected_result(command, code, out, err, started, timed_out=not done)
 
     def _start(self, command: str, with_stdin: bool) -> tuple[str, socket.socket]:
         api = self._api()

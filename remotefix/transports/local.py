@@ -16,7 +16,7 @@ from typing import IO
 
 from remotefix.result import CommandResult
 from remotefix.transports._shells import LocalPty
-from remotefix.transports.base import BaseTransport, CappedBuffer
+from remotefix.transports.base import BaseTransport, CappedBuffer, collected_result
 
 KILL_GRACE_S = 1.0
 _CHUNK = 65536
@@ -88,15 +88,8 @@ class LocalTransport(BaseTransport):
             _stop_group(proc)
             for thread in threads:
                 thread.join(KILL_GRACE_S)
-        return CommandResult(
-            command=command,
-            exit_code=None if timed_out else shell_exit_code(proc.returncode),
-            stdout=out.getvalue(),
-            stderr=err.getvalue(),
-            duration_s=time.monotonic() - started,
-            timed_out=timed_out,
-            truncated=out.truncated or err.truncated,
-        )
+        code = None if timed_out else shell_exit_code(proc.returncode)
+        return collected_result(command, code, out, err, started, timed_out=timed_out)
 
 
 def _wait_all(

@@ -28,7 +28,12 @@ from remotefix.result import CommandResult
 from remotefix.targets import Target
 from remotefix.transports._killable import MarkerFilter, kill_tree_command, wrapped_shell
 from remotefix.transports._ssh_settings import SSHSettings, password_from_env, resolve
-from remotefix.transports.base import DEFAULT_OUTPUT_CAP, BaseTransport, CappedBuffer
+from remotefix.transports.base import (
+    DEFAULT_OUTPUT_CAP,
+    BaseTransport,
+    CappedBuffer,
+    collected_result,
+)
 from remotefix.workspace import Workspace
 
 _CHUNK = 65536
@@ -133,15 +138,7 @@ class SSHTransport(BaseTransport):
             channel.close()
             if not done and err.pid is not None:
                 self._kill(err.pid)
-        return CommandResult(
-            command=command,
-            exit_code=code,
-            stdout=out.getvalue(),
-            stderr=err.getvalue(),
-            duration_s=time.monotonic() - started,
-            timed_out=not done,
-            truncated=out.truncated or err.truncated,
-        )
+        return collected_result(command, code, out, err, started, timed_out=not done)
 
     def open_shell(self, cols: int = 80, rows: int = 24) -> Any:
         """An interactive pty shell (``remotefix shell``)."""

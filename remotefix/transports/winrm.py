@@ -48,6 +48,7 @@ from remotefix.transports.base import (
     BaseTransport,
     CappedBuffer,
     RemoteFile,
+    collected_result,
 )
 
 __all__ = [
@@ -184,15 +185,7 @@ class WinRMTransport(BaseTransport):
                 stdout=stdout,
                 stderr=stderr,
             )
-        return CommandResult(
-            command=command,
-            exit_code=code,
-            stdout=stdout.getvalue(),
-            stderr=stderr.getvalue(),
-            duration_s=time.monotonic() - started,
-            timed_out=code is None,
-            truncated=stdout.truncated or stderr.truncated,
-        )
+        return collected_result(command, code, stdout, stderr, started, timed_out=code is None)
 
     def _disconnect(self) -> None:
         shell, self._shell = self._shell, None

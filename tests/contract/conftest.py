@@ -12,7 +12,6 @@ that does and does not prove is written in tests/winrm_endpoint/__init__.py and 
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from remotefix.transports.docker import DockerTransport
 from remotefix.transports.local import LocalTransport
 from remotefix.transports.ssh import SSHTransport
 from remotefix.transports.winrm import WinRMTransport
+from tests.fixtures.docker import running_container
 from tests.winrm_endpoint.fixture import running_endpoint
 
 Make = Callable[..., Transport]
@@ -33,15 +33,8 @@ Make = Callable[..., Transport]
 
 @pytest.fixture(scope="session")
 def contract_container(docker_api: docker.DockerClient, base12: object) -> Iterator[str]:
-    name = f"remotefix-test-contract-{uuid.uuid4().hex[:8]}"
-    container = docker_api.containers.run(
-        "remotefix/base:debian-12", ["sleep", "infinity"], name=name, detach=True,
-        labels={"remotefix": "1"},
-    )  # fmt: skip
-    try:
+    with running_container(docker_api, "contract") as name:
         yield name
-    finally:
-        container.remove(force=True)
 
 
 @pytest.fixture

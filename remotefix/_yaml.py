@@ -1,0 +1,24 @@
+"""Read YAML data files with one-line errors that name the file and line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from remotefix.errors import ConfigError
+
+
+def load_yaml(path: Path, text: str | None = None) -> Any:
+    """Parse ``path`` (or ``text`` read from it) safely; malformed YAML is a ``ConfigError``."""
+    try:
+        if text is None:
+            text = path.read_text(encoding="utf-8")
+        return yaml.safe_load(text)
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"{path}{where}: malformed YAML: {getattr(exc, 'problem', exc)}") from exc
