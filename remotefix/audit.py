@@ -24,39 +24,24 @@ import os
 import socket
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
+from remotefix._audit_chain import (
+    GENESIS,
+    VerifyReport,
+    chain_error,
+    check_head,
+    check_reaches_head,
+    last_line,
+    parse_line,
+    record_hash,
+)
 from remotefix.errors import AuditError
 from remotefix.redact_command import scrub_command
 from remotefix.result import CommandResult
 from remotefix.targets import Target
 from remotefix.workspace import Workspace
-
-GENESIS = "0" * 64
-_TAIL_CHUNK = 8192
-
-
-@dataclass(frozen=True, slots=True)
-class VerifyReport:
-    """Result of ``AuditLog.verify``. ``records`` counts the records intact before any break."""
-
-    ok: bool
-    records: int
-    first_bad_seq: int | None = None
-    reason: str | None = None
-
-    def to_dict(self) -> dict[str, object]:
-        return asdict(self)
-
-
-def record_hash(record: Mapping[str, Any]) -> str:
-    """SHA-256 of the canonical JSON of ``record`` without its ``hash`` field."""
-    body = {k: v for k, v in record.items() if k != "hash"}
-    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
 def sha256_hex(data: bytes) -> str:
@@ -157,21 +142,19 @@ class AuditLog:
         head = self._read_head()
         seq, prev, at_head = 0, GENESIS, None
         for lineno, line in self._lines():
-            record, reason = _parse(line, f"line {lineno}")
+            record, reason = parse_line(line, f"line {lineno}")
             if record is not None:
-                reason = _chain_error(
-                    record, seq + 1, prev, head.get("first") if seq == 0 else None
-                )
+                reason = chain_error(record, seq + 1, prev, head.get("first") if seq == 0 else None)
             if record is None or reason is not None:
                 return VerifyReport(False, seq, seq + 1, reason)
             seq, prev = seq + 1, record["hash"]
             if head and seq == head["seq"]:
                 at_head = prev
-        return _check_head(head, seq, at_head)
+        return check_head(head, seq, at_head)
 
     def _append_locked(self, fields: dict[str, Any]) -> dict[str, Any]:
         last, head = self._last_record(), self._read_head()
-        _check_reaches_head(self.path, last, head)
+        check_reaches_head(self.path, last, head)
         record: dict[str, Any] = {
             "seq": last["seq"] + 1 if last else 1,
             "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
@@ -201,12 +184,12 @@ class AuditLog:
         """The last record, read backwards from the end of the file (never the whole log)."""
         try:
             with open(self.path, "rb") as fh:
-                line = _last_line(fh)
+                line = last_line(fh)
         except FileNotFoundError:
             return None
         if line is None:
             return None
-        record, reason = _parse(line, "the last line")
+        record, reason = parse_line(line, "the last line")
         if record is None or "hash" not in record or "seq" not in record:
             raise AuditError(
                 f"the last record of audit log {self.path} is damaged ({reason or 'no hash'})",
@@ -216,7 +199,7 @@ class AuditLog:
 
     def _first_hash(self) -> str | None:
         with open(self.path, "rb") as fh:
-            record, _ = _parse(fh.readline(), "line 1")
+            record, _ = parse_line(fh.readline(), "line 1")
         return record.get("hash") if record else None
 
     def _read_head(self) -> dict[str, Any]:
@@ -271,75 +254,6 @@ class AuditLog:
             if shared:
                 return None
             raise AuditError(f"cannot lock audit log {self.path}: {exc.strerror}") from exc
-
-
-def _last_line(fh: BinaryIO) -> bytes | None:
-    """The last line of a binary file (with its newline, if any); None for an empty file."""
-    end = fh.seek(0, os.SEEK_END)
-    if end == 0:
-        return None
-    buf, pos = b"", end
-    while pos > 0:
-        step = min(_TAIL_CHUNK, pos)
-        pos -= step
-        fh.seek(pos)
-        buf = fh.read(step) + buf
-        cut = buf.rfind(b"\n", 0, len(buf) - 1)
-        if cut >= 0:
-            return buf[cut + 1 :]
-    return buf
-
-
-def _parse(line: str | bytes, where: str) -> tuple[dict[str, Any] | None, str | None]:
-    """(record, None), or (None, why the line is not a complete record)."""
-    text = line.decode("utf-8", errors="replace") if isinstance(line, bytes) else line
-    if not text.endswith("\n"):
-        return None, "last line is incomplete (no newline): truncated or torn write"
-    try:
-        record = json.loads(text)
-    except ValueError:
-        return None, f"{where} is not valid JSON"
-    if not isinstance(record, dict):
-        return None, f"{where} is not a JSON object"
-    return record, None
-
-
-def _chain_error(record: dict[str, Any], expected: int, prev: str, first: str | None) -> str | None:
-    """Why ``record`` does not continue the chain; ``first`` is the head's first hash."""
-    if record.get("hash") != record_hash(record):
-        return "hash mismatch: the record was edited"
-    if record.get("seq") != expected:
-        return f"found seq {record.get('seq')} where {expected} was expected (deleted or reordered)"
-    if record.get("prev") != prev:
-        return f"prev does not match the hash of record {expected - 1} (deleted or reordered)"
-    if first is not None and record["hash"] != first:
-        return "differs from the first record the head remembers (log rewritten?)"
-    return None
-
-
-def _check_reaches_head(path: Path, last: dict[str, Any] | None, head: dict[str, Any]) -> None:
-    """Refuse to extend a log that lost records the head remembers (or was rewritten)."""
-    seq = last["seq"] if last else 0
-    if head and (
-        seq < head["seq"] or (seq == head["seq"] and last and last["hash"] != head["hash"])
-    ):
-        raise AuditError(
-            f"audit log {path} ends at seq {seq} but its head records seq {head['seq']}: "
-            "records were removed or the log was rewritten",
-            hint="run `remotefix audit verify`; move audit.jsonl and audit.head aside to "
-            "start a new log",
-        )
-
-
-def _check_head(head: dict[str, Any], count: int, at_head: str | None) -> VerifyReport:
-    """The chain is intact; does the log still reach the record the head remembers?"""
-    if head and count < head["seq"]:
-        why = f"log ends at seq {count} but the head records seq {head['seq']} (records removed)"
-        return VerifyReport(False, count, count + 1, why)
-    if head and at_head != head["hash"]:
-        why = "does not match the record the head remembers (log rewritten?)"
-        return VerifyReport(False, head["seq"] - 1, head["seq"], why)
-    return VerifyReport(True, count)
 
 
 def _scrub_extra(extra: Mapping[str, Any] | None) -> dict[str, Any] | None:
