@@ -21,6 +21,7 @@ from tests.fixtures.docker import (  # noqa: F401  (fixtures are registered by i
     labelled_containers,
 )
 from tests.fixtures.sshd import sshd, sshd_factory  # noqa: F401
+from tests.winrm_endpoint.fixture import winrm_endpoint, winrm_https_endpoint  # noqa: F401
 
 RUN_ID = os.environ.setdefault(RUN_ENV, f"pytest-{uuid.uuid4().hex[:12]}")
 """Every container this run makes carries remotefix.run=RUN_ID (subprocesses inherit it)."""

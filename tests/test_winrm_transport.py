@@ -42,8 +42,6 @@ from remotefix.transports.winrm import (
 )
 from tests.winrm_endpoint import WinRMEndpoint
 
-pytest_plugins = ["tests.winrm_endpoint.fixture"]  # winrm_endpoint, winrm_https_endpoint
-
 
 def connect(
     endpoint: WinRMEndpoint,
