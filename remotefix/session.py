@@ -58,6 +58,8 @@ class Session:
         self._audit = AuditLog(self.workspace)
         self._settings = transport_settings or {}
         self._transport = transport
+        self.last_grant: Grant | None = None
+        """The grant that allowed the most recent action (None for engineer-owned targets)."""
 
     @property
     def transport(self) -> Transport:
@@ -76,7 +78,8 @@ class Session:
         if self._consent is None:
             return None
         try:
-            return self._consent.check(self.case, self.target, scope)
+            self.last_grant = self._consent.check(self.case, self.target, scope)
+            return self.last_grant
         except ConsentError as exc:
             fields = self._base_fields("refused", attempted, None, scope)
             self._audit.append(**fields, extra={"reason": exc.message})

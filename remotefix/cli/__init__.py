@@ -7,6 +7,7 @@ import click
 from remotefix import __version__
 from remotefix.cli._app import App, RemotefixGroup
 from remotefix.cli.audit import audit
+from remotefix.cli.collector_script import collector_script
 from remotefix.cli.consent import consent
 from remotefix.cli.demo import demo
 from remotefix.cli.doctor import doctor
@@ -27,7 +28,7 @@ def cli(ctx: click.Context, as_json: bool, verbose: int) -> None:
     ctx.obj = App(json=as_json, verbose=verbose)
 
 
-for command in (doctor, images, targets, hosts, consent, run, shell, audit, demo):
+for command in (doctor, images, targets, hosts, consent, run, shell, audit, collector_script, demo):
     cli.add_command(command)
 
 

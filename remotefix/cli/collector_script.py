@@ -1,0 +1,34 @@
+"""``remotefix collector-script``: the standalone script for customers who allow no connection."""
+
+from __future__ import annotations
+
+import click
+
+from remotefix.cli._app import App, pass_app
+from remotefix.collect.script import render_script
+from remotefix.collect.specs import load_collectors, select_collectors
+from remotefix.errors import ConfigError
+
+
+@click.command("collector-script")
+@click.option("--os", "os_family", type=click.Choice(["linux", "windows"]), default="linux")
+@click.option("--profile", type=click.Choice(["quick", "full"]), default="full", show_default=True)
+@click.option("--only", multiple=True, help="Only this collector (repeatable).")
+@click.option("--skip", multiple=True, help="Skip this collector (repeatable).")
+@pass_app
+def collector_script(
+    app: App, os_family: str, profile: str, only: tuple[str, ...], skip: tuple[str, ...]
+) -> None:
+    """Print a POSIX sh script that collects what `diagnose` would; import its output with
+    `remotefix bundle import OUTPUT --case C --target-name NAME`."""
+    if os_family != "linux":
+        raise ConfigError(
+            "the Windows collection script is not available yet", hint="use --os linux"
+        )
+    collectors = select_collectors(
+        load_collectors(os_family),
+        profile=profile,
+        only=only,
+        skip=skip,  # type: ignore[arg-type]
+    )
+    click.echo(render_script(collectors, profile=profile), nl=False)

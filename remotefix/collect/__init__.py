@@ -1,0 +1,1 @@
+"""Diagnostics: collector specs, the collection script, redaction, bundles, fingerprints."""

@@ -1,0 +1,168 @@
+"""Environment fingerprint: what a machine is (OS, kernel, packages, services…), from collected
+items; and the difference between two fingerprints.
+
+Its shape is published as a JSON Schema (``remotefix/collect/fingerprint.schema.json``).
+os-release is parsed by the ``distro`` library, never by hand.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import distro
+
+from remotefix.collect.script import Item
+
+SCHEMA_VERSION = 1
+SCHEMA_PATH = Path(__file__).parent / "collect" / "fingerprint.schema.json"
+_KERNEL_THREADS = re.compile(r"^(kworker|ksoftirqd|migration|rcu_|cpuhp|idle_inject|watchdog)")
+
+
+class Items:
+    """Collected items by ``cmd:collector/name`` and ``file:path`` (text, decoded leniently)."""
+
+    def __init__(self, items: Iterable[Item]) -> None:
+        self._by: dict[str, Item] = {}
+        for item in items:
+            key = f"cmd:{item.collector}/{item.name}" if item.kind == "cmd" else f"file:{item.name}"
+            self._by[key] = item
+
+    def text(self, key: str) -> str:
+        item = self._by.get(key)
+        if item is None or item.exit_code != 0:
+            return ""
+        return (item.stdout or item.stderr).decode("utf-8", errors="replace")
+
+    def first_line(self, key: str) -> str:
+        return next(iter(self.text(key).splitlines()), "").strip()
+
+
+def build_fingerprint(items: Iterable[Item]) -> dict[str, Any]:
+    """The fingerprint of a Linux machine from its collected items."""
+    got = Items(items)
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "os": os_info(got.text("file:/etc/os-release"), got.text("file:/etc/debian_version")),
+        "kernel": got.first_line("cmd:os/uname-r"),
+        "arch": got.first_line("cmd:os/uname-m"),
+        "hostname": got.first_line("cmd:os/hostname"),
+        "init": got.first_line("cmd:platform/pid1"),
+        "container": got.first_line("cmd:platform/container") or "unknown",
+        "package_manager": got.first_line("cmd:platform/package-manager"),
+        "packages": dpkg_packages(got.text("cmd:packages/dpkg")),
+        "services": services(
+            got.text("cmd:services/systemd-units"), got.text("cmd:services/processes")
+        ),
+        "versions": versions(got),
+        "locale": _locale(got.text("cmd:platform/locale"), got.text("file:/etc/default/locale")),
+        "timezone": _timezone(
+            got.first_line("file:/etc/timezone"), got.first_line("cmd:platform/localtime")
+        ),
+    }
+
+
+def os_info(os_release: str, debian_version: str = "") -> dict[str, str]:
+    """os-release (and /etc/debian_version for the point release) through ``distro``."""
+    with tempfile.TemporaryDirectory(prefix="remotefix-osr-") as root:
+        etc = Path(root, "etc")
+        etc.mkdir()
+        (etc / "os-release").write_text(os_release, encoding="utf-8")
+        if debian_version:
+            (etc / "debian_version").write_text(debian_version, encoding="utf-8")
+        info = distro.LinuxDistribution(
+            root_dir=root, include_lsb=False, include_uname=False, include_oslevel=False
+        )
+        return {
+            "family": "linux",
+            "id": info.id(),
+            "version_id": info.version(best=False),
+            "version": info.version(best=True),
+            "major": info.major_version(),
+            "codename": info.codename() or info.os_release_attr("version_codename"),
+            "pretty_name": info.name(pretty=True),
+        }
+
+
+def dpkg_packages(text: str) -> dict[str, str]:
+    """Installed packages (status ``ii``) from ``dpkg-query -W -f='${db:Status-Abbrev}\\t…'``."""
+    found: dict[str, str] = {}
+    for line in text.splitlines():
+        fields = line.split("\t")
+        if len(fields) >= 3 and fields[0].strip() == "ii":
+            found[fields[1]] = fields[2]
+    return dict(sorted(found.items()))
+
+
+def services(systemd_units: str, processes: str) -> list[dict[str, str]]:
+    """systemd services with their state, or (no systemd) the running programs."""
+    if systemd_units.strip():
+        rows = [line.split(None, 4) for line in systemd_units.splitlines()]
+        units = {r[0].removesuffix(".service"): r[3] for r in rows if len(r) >= 4}
+        return [{"name": n, "state": s, "source": "systemd"} for n, s in sorted(units.items())]
+    names = set()
+    for line in processes.splitlines():
+        _, _, comm = line.partition("\t")
+        if comm and not _KERNEL_THREADS.match(comm):
+            names.add(comm.strip())
+    return [{"name": n, "state": "running", "source": "process"} for n in sorted(names)]
+
+
+def versions(got: Items) -> dict[str, str]:
+    patterns = {
+        "python": ("cmd:versions/python3", r"Python (\S+)"),
+        "openssl": ("cmd:versions/openssl", r"OpenSSL (\S+)"),
+        "openssh": ("cmd:versions/openssh", r"OpenSSH_(\S+?)[, ]"),
+    }
+    found = {}
+    for name, (key, pattern) in patterns.items():
+        match = re.search(pattern, got.text(key))
+        if match:
+            found[name] = match.group(1)
+    return found
+
+
+def _locale(locale_output: str, default_locale: str) -> str:
+    for text in (locale_output, default_locale):
+        match = re.search(r"^LANG=\"?([^\"\n]*)", text, re.M)
+        if match and match.group(1):
+            return match.group(1)
+    return ""
+
+
+def _timezone(etc_timezone: str, localtime_link: str) -> str:
+    if etc_timezone:
+        return etc_timezone
+    return localtime_link.split("zoneinfo/", 1)[1] if "zoneinfo/" in localtime_link else ""
+
+
+def diff_fingerprints(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    """What changed from ``a`` to ``b``: scalar fields, packages and services."""
+    scalars = ("kernel", "arch", "hostname", "init", "container", "locale", "timezone")
+    changed = {k: [a.get(k), b.get(k)] for k in scalars if a.get(k) != b.get(k)}
+    os_changed = {
+        k: [a.get("os", {}).get(k), b.get("os", {}).get(k)]
+        for k in sorted(set(a.get("os", {})) | set(b.get("os", {})))
+        if a.get("os", {}).get(k) != b.get("os", {}).get(k)
+    }
+    return {
+        "os": os_changed,
+        "fields": changed,
+        "packages": _mapping_diff(a.get("packages", {}), b.get("packages", {})),
+        "services": _mapping_diff(_service_map(a), _service_map(b)),
+    }
+
+
+def _service_map(fp: dict[str, Any]) -> dict[str, str]:
+    return {s["name"]: s["state"] for s in fp.get("services", [])}
+
+
+def _mapping_diff(a: dict[str, str], b: dict[str, str]) -> dict[str, Any]:
+    return {
+        "added": {k: b[k] for k in sorted(set(b) - set(a))},
+        "removed": {k: a[k] for k in sorted(set(a) - set(b))},
+        "changed": {k: [a[k], b[k]] for k in sorted(set(a) & set(b)) if a[k] != b[k]},
+    }

@@ -1,0 +1,101 @@
+"""The fingerprint agrees with the machine's own tools: ``ansible -m setup`` for the OS fields and
+``dpkg-query -W`` for every package and version, on Debian 11, 12 and 13; it matches its schema."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+
+from remotefix.collect.script import parse_output, render_script
+from remotefix.collect.specs import load_collectors, select_collectors
+from remotefix.fingerprint import SCHEMA_PATH, build_fingerprint, diff_fingerprints
+from remotefix.sandbox import Customer
+from remotefix.targets import parse_address
+from remotefix.transports.ssh import SSHTransport
+from tests.fixtures.docker import CustomerFactory, KeyPair
+
+ANSIBLE = str(Path(sys.executable).with_name("ansible"))
+
+
+def _fingerprint_over_ssh(customer: Customer, key: KeyPair, tmp_path: Path) -> dict[str, Any]:
+    known = tmp_path / "known_hosts"
+    known.write_text(customer.known_hosts_line + "\n")
+    target = parse_address(f"{customer.address}?identity_file={key.private}")
+    quick = select_collectors(load_collectors(), profile="quick")
+    with SSHTransport(target, known_hosts_files=[known], use_agent=False) as ssh:
+        result = ssh.run(render_script(quick), timeout=120)
+        items, complete = parse_output(result.stdout)
+        dpkg = ssh.run("dpkg-query -W", timeout=60).check().stdout_text
+    assert complete
+    fp = build_fingerprint(items)
+    fp["_dpkg_query_W"] = dict(line.split("\t", 1) for line in dpkg.splitlines())
+    return fp
+
+
+def _ansible_facts(customer: Customer, key: KeyPair, tmp_path: Path) -> dict[str, Any]:
+    inventory = tmp_path / "inv.ini"
+    inventory.write_text(
+        f"c ansible_host={customer.host} ansible_port={customer.port} ansible_user=root "
+        f"ansible_ssh_private_key_file={key.private} "
+        f"ansible_ssh_common_args='-o UserKnownHostsFile={tmp_path}/known_hosts "
+        "-o StrictHostKeyChecking=yes' ansible_python_interpreter=/usr/bin/python3\n"
+    )
+    done = subprocess.run(
+        [ANSIBLE, "c", "-i", str(inventory), "-m", "setup", "-a", "gather_subset=min"],
+        capture_output=True, text=True, timeout=180, check=False,
+        env={"ANSIBLE_STDOUT_CALLBACK": "minimal", "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    payload = json.loads(done.stdout.split(" => ", 1)[1])  # "c | SUCCESS => {...}"
+    return dict(payload["ansible_facts"])
+
+
+@pytest.mark.docker
+@pytest.mark.parametrize("version", ["debian:11", "debian:12", "debian:13"])
+def test_fingerprint_agrees_with_ansible_and_dpkg(
+    version: str, customer_factory: CustomerFactory, client_key: KeyPair, catalog: Any,
+    docker_api: Any, tmp_path: Path,
+) -> None:  # fmt: skip
+    from tests.fixtures.docker import require_base
+
+    customer = customer_factory(require_base(docker_api, catalog.resolve(version)))
+    fp = _fingerprint_over_ssh(customer, client_key, tmp_path)
+    facts = _ansible_facts(customer, client_key, tmp_path)
+    assert fp["os"]["id"] == facts["ansible_distribution"].lower()
+    assert fp["os"]["version"] == facts["ansible_distribution_version"]
+    assert fp["os"]["major"] == facts["ansible_distribution_major_version"]
+    assert fp["os"]["codename"] == facts["ansible_distribution_release"]
+    assert fp["kernel"] == facts["ansible_kernel"]
+    assert fp["arch"] == facts["ansible_architecture"]
+    assert fp["packages"] == fp.pop("_dpkg_query_W")  # every package, every version
+    jsonschema.validate(fp, json.loads(SCHEMA_PATH.read_text()))
+
+
+def test_diff_names_added_removed_and_changed() -> None:
+    a = {
+        "os": {"id": "debian", "version_id": "12"},
+        "kernel": "6.1",
+        "packages": {"a": "1", "b": "1"},
+        "services": [{"name": "ssh", "state": "running"}],
+    }
+    b = {
+        "os": {"id": "debian", "version_id": "13"},
+        "kernel": "6.1",
+        "packages": {"b": "2", "c": "1"},
+        "services": [{"name": "ssh", "state": "dead"}],
+    }
+    delta = diff_fingerprints(a, b)
+    assert delta["os"] == {"version_id": ["12", "13"]}
+    assert delta["packages"] == {
+        "added": {"c": "1"},
+        "removed": {"a": "1"},
+        "changed": {"b": ["1", "2"]},
+    }
+    assert delta["services"]["changed"] == {"ssh": ["running", "dead"]}
+    assert delta["fields"] == {}
