@@ -19,7 +19,6 @@ from remotefix.collect.script import Item
 
 SCHEMA_VERSION = 1
 SCHEMA_PATH = Path(__file__).parent / "collect" / "fingerprint.schema.json"
-_KERNEL_THREADS = re.compile(r"^(kworker|ksoftirqd|migration|rcu_|cpuhp|idle_inject|watchdog)")
 
 
 class Items:
@@ -106,7 +105,7 @@ def services(systemd_units: str, processes: str) -> list[dict[str, str]]:
     names = set()
     for line in processes.splitlines():
         _, _, comm = line.partition("\t")
-        if comm and not _KERNEL_THREADS.match(comm):
+        if comm:
             names.add(comm.strip())
     return [{"name": n, "state": "running", "source": "process"} for n in sorted(names)]
 
