@@ -100,7 +100,7 @@ def fault(
 
 
 def operation_timeout_fault(relates_to: str) -> bytes:
-    text = "The WS-Management service cannot complete the operation within the time specified in OperationTimeout.  "  # noqa: E501
+    text = "The WS-Management service cannot complete the operation within the time specified in OperationTimeout.  "
     return fault(
         relates_to,
         code="s:Receiver",
@@ -151,4 +151,4 @@ def unknown_command_fault(relates_to: str) -> bytes:
 
 def stream(name: str, command_id: str, b64: str = "", *, end: bool = False) -> str:
     end_attr = ' End="true"' if end else ""
-    return f"<rsp:Stream Name={quoteattr(name)} CommandId={quoteattr(command_id)}{end_attr}>{b64}</rsp:Stream>"  # noqa: E501
+    return f"<rsp:Stream Name={quoteattr(name)} CommandId={quoteattr(command_id)}{end_attr}>{b64}</rsp:Stream>"

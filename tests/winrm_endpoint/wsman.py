@@ -115,7 +115,7 @@ class WSManService:
         with self._lock:
             shell[command.id] = command
             self.commands.append(command)
-        body = f"<rsp:CommandResponse><rsp:CommandId>{command.id}</rsp:CommandId></rsp:CommandResponse>"  # noqa: E501
+        body = f"<rsp:CommandResponse><rsp:CommandId>{command.id}</rsp:CommandId></rsp:CommandResponse>"
         return 200, soap.envelope(f"{soap.RSP}/CommandResponse", req.message_id, body)
 
     def _send(self, req: soap.Request) -> Reply:
