@@ -57,7 +57,7 @@ def build_fingerprint(items: Iterable[Item]) -> dict[str, Any]:
             got.text("cmd:services/systemd-units"), got.text("cmd:services/processes")
         ),
         "versions": versions(got),
-        "locale": _locale(got.text("cmd:platform/locale"), got.text("file:/etc/default/locale")),
+        "locale": _locale(got.text("file:/etc/default/locale")),
         "timezone": _timezone(
             got.first_line("file:/etc/timezone"), got.first_line("cmd:platform/localtime")
         ),
@@ -124,12 +124,10 @@ def versions(got: Items) -> dict[str, str]:
     return found
 
 
-def _locale(locale_output: str, default_locale: str) -> str:
-    for text in (locale_output, default_locale):
-        match = re.search(r"^LANG=\"?([^\"\n]*)", text, re.M)
-        if match and match.group(1):
-            return match.group(1)
-    return ""
+def _locale(default_locale: str) -> str:
+    """The system's configured locale; a session's own LANG depends on how one logged in."""
+    match = re.search(r"^LANG=[\"']?([^\"'\n]*)", default_locale, re.M)
+    return match.group(1) if match else ""
 
 
 def _timezone(etc_timezone: str, localtime_link: str) -> str:

@@ -7,10 +7,13 @@ import click
 from remotefix import __version__
 from remotefix.cli._app import App, RemotefixGroup
 from remotefix.cli.audit import audit
+from remotefix.cli.bundle import bundle
 from remotefix.cli.collector_script import collector_script
 from remotefix.cli.consent import consent
 from remotefix.cli.demo import demo
+from remotefix.cli.diagnose import diagnose_cmd
 from remotefix.cli.doctor import doctor
+from remotefix.cli.fingerprint import fingerprint
 from remotefix.cli.hosts import hosts
 from remotefix.cli.images import images
 from remotefix.cli.run import run
@@ -28,7 +31,11 @@ def cli(ctx: click.Context, as_json: bool, verbose: int) -> None:
     ctx.obj = App(json=as_json, verbose=verbose)
 
 
-for command in (doctor, images, targets, hosts, consent, run, shell, audit, collector_script, demo):
+COMMANDS = (
+    doctor, images, targets, hosts, consent, run, shell, audit,
+    diagnose_cmd, collector_script, bundle, fingerprint, demo,
+)  # fmt: skip
+for command in COMMANDS:
     cli.add_command(command)
 
 

@@ -1,0 +1,76 @@
+"""``remotefix fingerprint``: show a fingerprint, or what differs between two."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.table import Table
+
+from remotefix.cli._app import App, pass_app
+from remotefix.collect.bundle import open_bundle
+from remotefix.errors import BundleError
+from remotefix.fingerprint import diff_fingerprints
+
+
+def load_fingerprint(path: Path) -> dict[str, Any]:
+    """A fingerprint from a bundle (``.tar.gz``) or a ``fingerprint.json`` file."""
+    if path.suffix == ".json":
+        try:
+            return dict(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError) as exc:
+            raise BundleError(f"cannot read fingerprint {path}: {exc}") from exc
+    return open_bundle(path).fingerprint
+
+
+@click.group()
+def fingerprint() -> None:
+    """Environment fingerprints (from bundles or fingerprint.json files)."""
+
+
+@fingerprint.command("show")
+@click.argument("source", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@pass_app
+def show(app: App, source: Path) -> None:
+    """Summarise one fingerprint."""
+    fp = load_fingerprint(source)
+
+    def render() -> None:
+        os_ = fp.get("os", {})
+        for key, value in (
+            ("os", os_.get("pretty_name")), ("version", os_.get("version")),
+            ("kernel", fp.get("kernel")), ("arch", fp.get("arch")),
+            ("hostname", fp.get("hostname")), ("init", fp.get("init")),
+            ("container", fp.get("container")), ("packages", len(fp.get("packages", {}))),
+            ("services", len(fp.get("services", []))), ("versions", fp.get("versions")),
+        ):  # fmt: skip
+            app.out.print(f"{key:>10}  {value}")
+
+    app.emit(fp, render)
+
+
+@fingerprint.command("diff")
+@click.argument("a", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("b", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@pass_app
+def diff(app: App, a: Path, b: Path) -> None:
+    """What differs from A to B: OS, fields, packages, services."""
+    delta = diff_fingerprints(load_fingerprint(a), load_fingerprint(b))
+
+    def render() -> None:
+        table = Table("what", "name", str(a.name), str(b.name))
+        for key, (old, new) in {**delta["os"], **delta["fields"]}.items():
+            table.add_row("field", key, str(old), str(new))
+        for section in ("packages", "services"):
+            part = delta[section]
+            for name, value in part["added"].items():
+                table.add_row(f"{section} +", name, "", value)
+            for name, value in part["removed"].items():
+                table.add_row(f"{section} -", name, value, "")
+            for name, (old, new) in part["changed"].items():
+                table.add_row(f"{section} ~", name, old, new)
+        app.out.print(table if table.row_count else "no differences")
+
+    app.emit(delta, render)
