@@ -104,9 +104,9 @@ def start_customer(
             hostname=name[:63],
         )
     try:
-        port = _published_port(container, ready_timeout)
+        port = published_port(container, ready_timeout)
         wait_for_ssh_banner("127.0.0.1", port, timeout=ready_timeout)
-        host_key = _host_key(container)
+        host_key = container_host_key(container)
     except BaseException:
         stop_customer(api, name)
         raise
@@ -119,18 +119,18 @@ def stop_customer(api: docker.DockerClient, name: str) -> None:
         api.containers.get(name).remove(force=True, v=True)
 
 
-def _published_port(container: docker.models.containers.Container, timeout: float) -> int:
+def published_port(container: docker.models.containers.Container, timeout: float) -> int:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         container.reload()
         if container.status == "exited":
             logs = container.logs(tail=5).decode(errors="replace").strip()
-            raise LabError(f"customer container {container.name} exited: {logs}")
+            raise LabError(f"container {container.name} exited: {logs}")
         bindings = (container.attrs["NetworkSettings"]["Ports"] or {}).get("22/tcp")
         if bindings:
             return int(bindings[0]["HostPort"])
         time.sleep(0.1)
-    raise LabError(f"customer container {container.name} published no SSH port in {timeout}s")
+    raise LabError(f"container {container.name} published no SSH port in {timeout}s")
 
 
 def wait_for_ssh_banner(host: str, port: int, *, timeout: float) -> None:
@@ -150,7 +150,7 @@ def wait_for_ssh_banner(host: str, port: int, *, timeout: float) -> None:
     raise LabError(f"sshd on {host}:{port} did not answer in {timeout}s ({last})")
 
 
-def _host_key(container: docker.models.containers.Container) -> str:
+def container_host_key(container: docker.models.containers.Container) -> str:
     code, out = container.exec_run(["cat", "/etc/ssh/ssh_host_ed25519_key.pub"])
     if code != 0:
         raise LabError(f"cannot read host key of {container.name}")

@@ -54,13 +54,17 @@ class Workspace:
         return self.root / "cases"
 
     @property
+    def labs(self) -> Path:
+        return self.root / "labs"
+
+    @property
     def cache(self) -> Path:
         return self.root / "cache"
 
     def ensure(self) -> Workspace:
         """Create the directory tree (mode 0700: it holds audit and consent records)."""
         try:
-            for path in (self.root, self.locks, self.bundles, self.cases, self.cache):
+            for path in (self.root, self.locks, self.bundles, self.cases, self.labs, self.cache):
                 path.mkdir(parents=True, exist_ok=True, mode=0o700)
         except OSError as exc:
             raise WorkspaceError(

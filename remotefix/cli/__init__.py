@@ -16,6 +16,7 @@ from remotefix.cli.doctor import doctor
 from remotefix.cli.fingerprint import fingerprint
 from remotefix.cli.hosts import hosts
 from remotefix.cli.images import images
+from remotefix.cli.lab import lab
 from remotefix.cli.run import run
 from remotefix.cli.shell import shell
 from remotefix.cli.targets import targets
@@ -33,7 +34,7 @@ def cli(ctx: click.Context, as_json: bool, verbose: int) -> None:
 
 COMMANDS = (
     doctor, images, targets, hosts, consent, run, shell, audit,
-    diagnose_cmd, collector_script, bundle, fingerprint, demo,
+    diagnose_cmd, collector_script, bundle, fingerprint, lab, demo,
 )  # fmt: skip
 for command in COMMANDS:
     cli.add_command(command)

@@ -174,6 +174,12 @@ def open_bundle(path: Path) -> Bundle:
     return Bundle(Path(path), manifest, fingerprint, members)
 
 
+def read_members(path: Path, names: list[str]) -> dict[str, bytes]:
+    """The contents of some members of a bundle (``BundleError`` naming the first missing one)."""
+    with _open_tar(path) as tar:
+        return {name: _read_member(tar, name, path) for name in names}
+
+
 @dataclass(frozen=True, slots=True)
 class Verification:
     path: Path

@@ -32,6 +32,8 @@ class BaseImage:
 class Catalog:
     images: dict[str, BaseImage]
     default_mirror: str
+    lab_sources: tuple[str, ...] = ()
+    lab_tooling: tuple[str, ...] = ()
 
     @classmethod
     def load(cls, path: Path | None = None) -> Catalog:
@@ -44,7 +46,12 @@ class Catalog:
         mirror = raw.get("default_mirror")
         if not isinstance(mirror, str) or not mirror.startswith(("http://", "https://")):
             raise ConfigError(f"{path}: 'default_mirror' must be an http(s) URL")
-        return cls(images=images, default_mirror=mirror)
+        return cls(
+            images=images,
+            default_mirror=mirror,
+            lab_sources=_string_list(path, raw, "lab_sources"),
+            lab_tooling=_string_list(path, raw, "lab_tooling"),
+        )
 
     def resolve(self, name: str) -> BaseImage:
         """Find an entry by key (``debian:12``), tag (``debian-12``) or suite (``bookworm``)."""
@@ -56,6 +63,13 @@ class Catalog:
         raise ConfigError(
             f"unknown base image {name!r}", hint=f"known: {known}; add it to labs/catalog.yaml"
         )
+
+
+def _string_list(path: Path, raw: dict[str, Any], key: str) -> tuple[str, ...]:
+    value = raw.get(key) or []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{path}: '{key}' must be a list of strings")
+    return tuple(value)
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:

@@ -1,0 +1,282 @@
+"""``remotefix lab``: plan a lab from a bundle, bring it up, work in it, snapshot, tear down."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import click
+import yaml
+from rich.markup import escape
+from rich.table import Table
+
+from remotefix.cli._app import App, pass_app
+from remotefix.cli.fingerprint import load_fingerprint
+from remotefix.cli.run import DashDashCommand, remote_command
+from remotefix.collect.bundle import open_bundle
+from remotefix.consent import Scope
+from remotefix.errors import LabError
+from remotefix.grants import parse_duration
+from remotefix.lab import labs
+from remotefix.lab.catalog import Catalog
+from remotefix.lab.plan import is_windows, plan_lab
+from remotefix.lab.spec import LabSpec, dump_spec, load_spec
+from remotefix.session import Session
+
+_SOURCE = click.Path(exists=True, dir_okay=False, path_type=Path)
+
+
+@click.group()
+def lab() -> None:
+    """Docker labs that reproduce a customer's machine, with an honest fidelity report."""
+
+
+def _plan(source: Path, packages: tuple[str, ...], all_packages: bool) -> LabSpec:
+    """A spec from a bundle or fingerprint file (a ``.yaml`` source is read as a spec)."""
+    if source.suffix in (".yaml", ".yml"):
+        return load_spec(source)
+    fingerprint = load_fingerprint(source)
+    if is_windows(fingerprint):
+        skeleton = {
+            "base": {"distro": "windows", "version": fingerprint.get("os", {}).get("version")},
+            "packages": {},
+            "services": [],
+        }
+        raise LabError(
+            "a Windows machine is not reproducible on a Linux Docker host "
+            f"(spec skeleton: {yaml.safe_dump(skeleton, default_flow_style=True).strip()})",
+            hint="reproduce it on a Windows VM",
+        )
+    bundle = source.resolve() if source.suffix != ".json" else None
+    members = open_bundle(source).members if bundle else []
+    return plan_lab(
+        fingerprint,
+        Catalog.load(),
+        bundle=bundle,
+        bundle_members=members,
+        packages=list(packages),
+        all_packages=all_packages,
+    )
+
+
+@lab.command("plan")
+@click.argument("source", type=_SOURCE)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--package", "packages", multiple=True, help="Also pin this package (repeatable).")
+@click.option("--all-packages", is_flag=True, help="Pin every package of the customer.")
+@pass_app
+def plan(
+    app: App, source: Path, output: Path | None, packages: tuple[str, ...], all_packages: bool
+) -> None:
+    """Write a lab spec from a bundle or fingerprint."""
+    spec = _plan(source, packages, all_packages)
+    text = dump_spec(spec)
+    if output:
+        tmp = output.with_name(f".{output.name}.tmp")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(output)
+    data = {**spec.to_yaml_dict(), "written_to": str(output) if output else None}
+    app.emit(
+        data,
+        lambda: app.out.print(
+            f"spec written: {output}" if output else text, markup=False, highlight=False
+        ),
+    )
+
+
+@lab.command("up")
+@click.argument("source", type=_SOURCE)
+@click.option("--name", help="Lab name (default: lab-<spec hash>-<random>).")
+@click.option("--case", help="Case the lab belongs to (labels and audit).")
+@click.option("--package", "packages", multiple=True, help="Also pin this package (bundle only).")
+@click.option("--all-packages", is_flag=True, help="Pin every package (bundle only).")
+@click.option("--refresh-index", is_flag=True, help="Fetch fresh apt package lists first.")
+@click.option(
+    "--keep",
+    type=click.Choice(["always", "never", "on-failure"]),
+    default="always",
+    show_default=True,
+    help="Keep the lab afterwards (scripted use).",
+)
+@pass_app
+def up(app: App, source: Path, **opts: Any) -> None:
+    """Bring up a lab from a spec (.yaml) or straight from a bundle / fingerprint."""
+    spec = _plan(source, opts["packages"], opts["all_packages"])
+    made = labs.up(
+        spec,
+        workspace=app.workspace,
+        name=opts["name"],
+        case=opts["case"],
+        refresh_index=opts["refresh_index"],
+        progress=app.progress,
+    )
+    report = made.fidelity or {}
+    failed = report.get("counts", {}).get("missing", 0) > 0
+    if opts["keep"] == "never" or (opts["keep"] == "on-failure" and not failed):
+        labs.down(made.name, workspace=app.workspace)
+        made.status = "removed"
+    app.emit(made.to_dict(), lambda: _render_up(app, made))
+
+
+def _render_up(app: App, made: labs.Lab) -> None:
+    state = "cached image" if made.cached else f"built in {made.build_s:.1f}s"
+    app.out.print(
+        f"lab [bold]{escape(made.name)}[/] {made.status} ({state}), "
+        f"ssh on 127.0.0.1:{made.ssh_port}"
+    )
+    _render_fidelity(app, made.fidelity or {})
+
+
+def _render_fidelity(app: App, report: dict[str, Any]) -> None:
+    table = Table("kind", "item", "fidelity", "customer", "lab", "note")
+    colours = {"exact": "green", "approximated": "yellow", "missing": "red"}
+    for item in report.get("items", []):
+        colour = colours.get(item["status"], "dim")
+        table.add_row(
+            item["kind"],
+            escape(item["name"]),
+            f"[{colour}]{item['status']}[/]",
+            escape(str(item["customer"] or "")),
+            escape(str(item["lab"] or "")),
+            escape(item["note"]),
+        )
+    app.out.print(table)
+    counts = ", ".join(f"{n} {k}" for k, n in sorted(report.get("counts", {}).items()))
+    app.out.print(
+        f"fidelity score {report.get('score', 0):.0%} of reproducible items exact ({counts})"
+    )
+
+
+@lab.command("fidelity")
+@click.argument("name")
+@pass_app
+def fidelity_cmd(app: App, name: str) -> None:
+    """Show the fidelity report recorded when the lab came up."""
+    found = labs.get_lab(name, app.workspace)
+    app.emit(found.fidelity or {}, lambda: _render_fidelity(app, found.fidelity or {}))
+
+
+@lab.command("ls")
+@pass_app
+def ls(app: App) -> None:
+    """Labs Docker knows about (with their case, age and fidelity score)."""
+    found = labs.list_labs(app.workspace)
+
+    def render() -> None:
+        table = Table("name", "status", "case", "created", "ssh", "fidelity")
+        for x in found:
+            score = f"{x.fidelity['score']:.0%}" if x.fidelity else "?"
+            table.add_row(x.name, x.status, x.case, x.created, str(x.ssh_port or ""), score)
+        app.out.print(table)
+
+    app.emit([x.to_dict() for x in found], render)
+
+
+@lab.command("exec", cls=DashDashCommand)
+@click.argument("name")
+@click.option("--timeout", type=float, default=600.0, show_default=True)
+@pass_app
+@click.pass_context
+def exec_cmd(ctx: click.Context, app: App, name: str, timeout: float) -> None:
+    """Run a command in a lab: `remotefix lab exec NAME -- CMD` (audited)."""
+    found = labs.get_lab(name, app.workspace)
+    command = remote_command(ctx)
+    with Session(found.target, case=found.case, workspace=app.workspace) as session:
+        result = session.run(command, scope=Scope.FIX, timeout=timeout, action="lab-exec")
+    if app.json:
+        app.emit(
+            {
+                "exit_code": result.exit_code,
+                "stdout": result.stdout_text,
+                "stderr": result.stderr_text,
+                "timed_out": result.timed_out,
+            },
+            lambda: None,
+        )
+    else:
+        click.echo(result.stdout, nl=False)
+        click.echo(result.stderr, nl=False, err=True)
+    if result.exit_code:
+        raise click.exceptions.Exit(result.exit_code if result.exit_code > 0 else 1)
+
+
+@lab.command("shell")
+@click.argument("name")
+@pass_app
+def shell(app: App, name: str) -> None:
+    """Interactive shell in a lab (audited)."""
+    found = labs.get_lab(name, app.workspace)
+    with Session(found.target, case=found.case, workspace=app.workspace) as session:
+        status = session.shell()
+    if status:
+        raise click.exceptions.Exit(status)
+
+
+@lab.command("ssh", cls=DashDashCommand)
+@click.argument("name")
+@pass_app
+@click.pass_context
+def ssh(ctx: click.Context, app: App, name: str) -> None:
+    """OpenSSH into the lab (127.0.0.1 only, its host key pinned): `lab ssh NAME [-- CMD]`."""
+    found = labs.get_lab(name, app.workspace)
+    if not found.ssh_port or not found.host_key:
+        raise LabError(f"lab {name} has no recorded sshd", hint="bring it up again with lab up")
+    known = app.workspace.labs / f"{name}.known_hosts"
+    known.write_text(f"[127.0.0.1]:{found.ssh_port} {found.host_key}\n")
+    argv = [
+        "ssh",
+        "-i",
+        str(labs.lab_key_path(app.workspace)),
+        "-p",
+        str(found.ssh_port),
+        "-o",
+        f"UserKnownHostsFile={known}",
+        "-o",
+        "StrictHostKeyChecking=yes",
+        "-o",
+        "IdentitiesOnly=yes",
+        "-o",
+        "BatchMode=yes",
+        "root@127.0.0.1",
+    ]
+    words = ctx.meta.get("remotefix.command") or []
+    if words:
+        argv += ["--", *words]
+    raise click.exceptions.Exit(subprocess.run(argv, check=False).returncode)
+
+
+@lab.command("snapshot")
+@click.argument("name")
+@click.argument("tag")
+@pass_app
+def snapshot(app: App, name: str, tag: str) -> None:
+    """Save the lab's current state as an image (remotefix/lab-snapshot:TAG)."""
+    ref = labs.snapshot(name, tag, workspace=app.workspace)
+    app.emit({"image": ref}, lambda: app.out.print(f"snapshot: {ref}"))
+
+
+@lab.command("down")
+@click.argument("names", nargs=-1, required=True)
+@pass_app
+def down(app: App, names: tuple[str, ...]) -> None:
+    """Remove labs."""
+    results = {n: labs.down(n, workspace=app.workspace) for n in names}
+    app.emit(
+        results,
+        lambda: [
+            app.out.print(f"{n}: {'removed' if ok else 'no such lab'}") for n, ok in results.items()
+        ],
+    )
+    if not all(results.values()):
+        raise LabError(f"no lab named {', '.join(n for n, ok in results.items() if not ok)}")
+
+
+@lab.command("prune")
+@click.option("--older-than", help="Only labs older than this (e.g. 2h, 3d).")
+@pass_app
+def prune(app: App, older_than: str | None) -> None:
+    """Remove labs (all, or those older than --older-than)."""
+    age = parse_duration(older_than) if older_than else None
+    removed = labs.prune(workspace=app.workspace, older_than=age)
+    app.emit(removed, lambda: app.out.print(f"removed {len(removed)} lab(s)"))

@@ -1,0 +1,233 @@
+"""How close a lab is to the customer's machine: verified inside the running lab, not assumed.
+
+After ``lab up`` the quick collectors run in the lab (through the audited session) and the lab's
+fingerprint is compared with the customer's (or, for a hand-written spec, with what the spec
+asks for). Each item is ``exact``, ``approximated`` (customer X, lab Y), ``missing`` (why) or
+``not reproducible`` in a container; tooling the lab adds is listed as ``added``. The score is
+the share of exact items among those a container can reproduce.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shlex
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from remotefix.collect.runner import run_collectors
+from remotefix.collect.specs import load_collectors, select_collectors
+from remotefix.consent import Scope
+from remotefix.fingerprint import build_fingerprint
+from remotefix.lab.versions import Choice
+from remotefix.session import Session
+
+NOT_REPRODUCIBLE = "not reproducible"
+SCORED = ("exact", "approximated", "missing")
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    kind: str
+    name: str
+    status: str
+    customer: str | None = None
+    lab: str | None = None
+    note: str = ""
+
+
+@dataclass
+class FidelityReport:
+    items: list[Item] = field(default_factory=list)
+    lab_fingerprint: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def score(self) -> float:
+        scored = [i for i in self.items if i.status in SCORED]
+        return sum(i.status == "exact" for i in scored) / len(scored) if scored else 1.0
+
+    def to_dict(self) -> dict[str, Any]:
+        counts: dict[str, int] = {}
+        for item in self.items:
+            counts[item.status] = counts.get(item.status, 0) + 1
+        return {
+            "score": round(self.score, 3),
+            "counts": counts,
+            "items": [asdict(i) for i in self.items],
+        }
+
+
+def lab_fingerprint(session: Session) -> dict[str, Any]:
+    """The quick collectors, run inside the lab, as a fingerprint."""
+    collectors = select_collectors(load_collectors("linux"), profile="quick")
+    collected = run_collectors(session, collectors, profile="quick")
+    return build_fingerprint(collected.items)
+
+
+def verify(
+    session: Session,
+    *,
+    customer: dict[str, Any] | None,
+    base_version: str,
+    choices: dict[str, Choice],
+    tooling: tuple[str, ...],
+    files: dict[str, bytes],
+    services: tuple[str, ...],
+) -> FidelityReport:
+    """Measure the running lab behind ``session`` against the customer (or the spec)."""
+    lab = lab_fingerprint(session)
+    report = FidelityReport(lab_fingerprint=lab)
+    report.items += _platform(customer, lab, base_version)
+    report.items += _packages(customer, lab, choices)
+    report.items += [
+        Item(
+            "package", t, "added", None, lab.get("packages", {}).get(t), "installed for lab access"
+        )
+        for t in tooling
+    ]
+    report.items += _files(session, files)
+    report.items += _services(session, services)
+    return report
+
+
+def _platform(customer: dict[str, Any] | None, lab: dict[str, Any], base: str) -> list[Item]:
+    los = lab.get("os", {})
+    if customer is None:
+        status = "exact" if los.get("major") == base.split(":")[-1] else "missing"
+        return [Item("os", "release", status, base, los.get("pretty_name"), "from the spec")]
+    cos = customer.get("os", {})
+    same = (cos.get("id"), cos.get("major")) == (los.get("id"), los.get("major"))
+    point = cos.get("version") == los.get("version")
+    status = "exact" if same and point else "approximated" if same else "missing"
+    note = "" if status == "exact" else "point release differs" if same else "other OS release"
+    items = [Item("os", "release", status, cos.get("version"), los.get("version"), note)]
+    items.append(
+        Item(
+            "kernel",
+            "kernel",
+            NOT_REPRODUCIBLE,
+            customer.get("kernel"),
+            lab.get("kernel"),
+            "a container shares the Docker host's kernel",
+        )
+    )
+    arch_ok = customer.get("arch") == lab.get("arch")
+    items.append(
+        Item(
+            "platform",
+            "arch",
+            "exact" if arch_ok else NOT_REPRODUCIBLE,
+            customer.get("arch"),
+            lab.get("arch"),
+        )
+    )
+    if customer.get("init") != lab.get("init"):
+        items.append(
+            Item(
+                "platform",
+                "init",
+                NOT_REPRODUCIBLE,
+                customer.get("init"),
+                lab.get("init"),
+                "no systemd in the lab: services use init scripts",
+            )
+        )
+    items.append(
+        Item(
+            "platform",
+            "hardware",
+            NOT_REPRODUCIBLE,
+            customer.get("container"),
+            lab.get("container"),
+            "CPU, memory, disks and devices are the host's",
+        )
+    )
+    return items
+
+
+def _packages(
+    customer: dict[str, Any] | None, lab: dict[str, Any], choices: dict[str, Choice]
+) -> list[Item]:
+    theirs = (customer or {}).get("packages", {})
+    ours = lab.get("packages", {})
+    items = []
+    for name, choice in choices.items():
+        wanted = theirs.get(name, choice.wanted)
+        got = ours.get(name)
+        if got is None:
+            items.append(Item("package", name, "missing", wanted, None, "not installed in the lab"))
+        elif wanted in ("*", got):
+            items.append(Item("package", name, "exact", wanted, got))
+        else:
+            items.append(Item("package", name, "approximated", wanted, got, choice.note))
+    return items
+
+
+def _files(session: Session, files: dict[str, bytes]) -> list[Item]:
+    if not files:
+        return []
+    paths = " ".join(shlex.quote(p) for p in sorted(files))
+    result = session.run(
+        f"sha256sum -- {paths} 2>/dev/null; true", scope=Scope.DIAGNOSE, action="lab-verify"
+    )
+    found = {}
+    for line in result.stdout_text.splitlines():
+        digest, _, path = line.partition("  ")
+        found[path] = digest
+    items = []
+    for path, data in sorted(files.items()):
+        want = hashlib.sha256(data).hexdigest()
+        if found.get(path) != want:
+            items.append(
+                Item(
+                    "file",
+                    path,
+                    "missing",
+                    want[:12],
+                    (found.get(path) or "")[:12] or None,
+                    "not in the lab" if path not in found else "content differs",
+                )
+            )
+        elif b"[redacted-" in data:
+            items.append(
+                Item(
+                    "file",
+                    path,
+                    "approximated",
+                    want[:12],
+                    want[:12],
+                    "copied from the bundle with secret values redacted",
+                )
+            )
+        else:
+            items.append(Item("file", path, "exact", want[:12], want[:12]))
+    return items
+
+
+def _services(session: Session, services: tuple[str, ...]) -> list[Item]:
+    if not services:
+        return []
+    result = session.run(
+        "cat /run/remotefix-lab/services", scope=Scope.DIAGNOSE, action="lab-verify"
+    )
+    states = {}
+    for line in result.stdout_text.splitlines():
+        parts = line.split("\t")
+        if len(parts) == 3:
+            states[parts[0]] = (parts[1], parts[2])
+    items = []
+    for name in services:
+        state, detail = states.get(name, ("missing", "not started"))
+        if state == "started":
+            items.append(
+                Item(
+                    "service",
+                    name,
+                    "exact",
+                    "running",
+                    "running",
+                    "started by its init script (no systemd)",
+                )
+            )
+        else:
+            items.append(Item("service", name, "missing", "running", state, detail))
+    return items

@@ -1,0 +1,31 @@
+#!/bin/sh
+# PID 1 of a remotefix lab. There is no systemd in a lab container, so the spec's services are
+# started with their own init scripts (/etc/init.d/NAME), and sshd for `remotefix lab ssh`.
+# What happened is written to /run/remotefix-lab/services (read by the fidelity report).
+set -u
+state=/run/remotefix-lab
+mkdir -p "$state" /run/sshd /root/.ssh
+if [ -n "${REMOTEFIX_LAB_KEY:-}" ]; then
+  printf '%s\n' "$REMOTEFIX_LAB_KEY" > /root/.ssh/authorized_keys
+  chmod 700 /root/.ssh && chmod 600 /root/.ssh/authorized_keys
+fi
+if [ -x /usr/sbin/sshd ]; then
+  ssh-keygen -A >/dev/null 2>&1
+  /usr/sbin/sshd -o PermitRootLogin=prohibit-password -o PasswordAuthentication=no \
+    >"$state/sshd.log" 2>&1 || echo "sshd failed to start" >>"$state/sshd.log"
+fi
+: >"$state/services"
+for name in ${REMOTEFIX_LAB_SERVICES:-}; do
+  if [ -x "/etc/init.d/$name" ]; then
+    if "/etc/init.d/$name" start >"$state/$name.log" 2>&1; then
+      printf '%s\tstarted\tinit script\n' "$name" >>"$state/services"
+    else
+      printf '%s\tfailed\t%s\n' "$name" "$(tail -n 1 "$state/$name.log" | tr '\t' ' ')" >>"$state/services"
+    fi
+  else
+    printf '%s\tmissing\tno init script /etc/init.d/%s\n' "$name" "$name" >>"$state/services"
+  fi
+done
+touch "$state/ready"
+trap 'exit 0' TERM INT
+while :; do sleep 3600 & wait $!; done

@@ -1,0 +1,329 @@
+"""Lab lifecycle: up (build, start, verify fidelity), ls, down, prune, snapshot, and the target.
+
+State lives in Docker (labels on the container: case, spec hash, created) and in the workspace
+(``labs/<name>.json``: fidelity report, ssh port, host key), so ``ls`` works after a restart.
+Commands in a lab go through the same audited session as remote ones; a lab needs no consent.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import subprocess
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import docker
+import docker.errors
+
+from remotefix import dockerapi
+from remotefix.collect.bundle import open_bundle, read_members
+from remotefix.errors import ConfigError, DependencyError, LabError
+from remotefix.lab import fidelity
+from remotefix.lab.build import KIND_LABEL, SPEC_LABEL, build_lab_image
+from remotefix.lab.catalog import Catalog
+from remotefix.lab.spec import LabSpec
+from remotefix.sandbox import container_host_key, published_port, wait_for_ssh_banner
+from remotefix.session import Session
+from remotefix.targets import Target
+from remotefix.workspace import Workspace
+
+Progress = Callable[[str], None]
+NAME_LABEL = "remotefix.lab"
+CASE_LABEL = "remotefix.case"
+CREATED_LABEL = "remotefix.created"
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+READY_TIMEOUT = 60.0
+
+
+@dataclass
+class Lab:
+    name: str
+    image: str
+    case: str
+    spec_hash: str
+    created: str
+    ssh_port: int | None
+    host_key: str | None
+    status: str = "running"
+    fidelity: dict[str, Any] | None = None
+    build_s: float = 0.0
+    cached: bool = False
+
+    @property
+    def target(self) -> Target:
+        return lab_target(self.name)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def lab_target(name: str) -> Target:
+    """The docker target of a lab; ``lab=1`` marks it engineer-owned (audited, no consent)."""
+    return Target(name=name, connection="docker", host=name, options=MappingProxyType({"lab": "1"}))
+
+
+def _quiet(_: str) -> None:
+    return None
+
+
+def spec_files(spec: LabSpec) -> dict[str, bytes]:
+    """File contents: ``bundle:MEMBER``, ``file:PATH`` (relative to the spec), ``inline:TEXT``."""
+    members = {
+        d: s.removeprefix("bundle:") for d, s in spec.files.items() if s.startswith("bundle:")
+    }
+    if members and spec.bundle is None:
+        raise ConfigError("the spec copies bundle: files but names no source.bundle")
+    out = {}
+    if members:
+        assert spec.bundle is not None
+        found = read_members(spec.bundle, sorted(set(members.values())))
+        out.update({d: found[m] for d, m in members.items()})
+    for dest, source in spec.files.items():
+        if source.startswith("file:"):
+            path = spec.folder / source.removeprefix("file:")
+            try:
+                out[dest] = path.read_bytes()
+            except OSError as exc:
+                raise ConfigError(f"files.{dest}: cannot read {path}: {exc.strerror}") from exc
+        elif source.startswith("inline:"):
+            out[dest] = source.removeprefix("inline:").encode()
+    return out
+
+
+def up(
+    spec: LabSpec,
+    *,
+    workspace: Workspace,
+    name: str | None = None,
+    case: str | None = None,
+    refresh_index: bool = False,
+    progress: Progress = _quiet,
+) -> Lab:
+    """Build (or reuse) the spec's image, start the lab, verify fidelity, record it."""
+    if name is not None and not _NAME.match(name):
+        raise ConfigError(f"bad lab name {name!r}", hint="letters, digits, '.', '_' and '-'")
+    api = dockerapi.client()
+    catalog = Catalog.load()
+    files = spec_files(spec)
+    customer = open_bundle(spec.bundle).fingerprint if spec.bundle else None
+    image = build_lab_image(
+        api, spec, files, catalog, refresh_index=refresh_index, progress=progress
+    )
+    name = name or f"lab-{image.spec_hash[:8]}-{uuid.uuid4().hex[:4]}"
+    case = case or "LAB"
+    progress(f"starting lab {name} ({'cached image' if image.cached else 'new image'})")
+    lab = _start(api, workspace, name, case, image.tag, image.spec_hash, customer)
+    lab.build_s, lab.cached = image.duration_s, image.cached
+    try:
+        progress("verifying fidelity: quick collectors inside the lab")
+        with Session(lab.target, case=case, workspace=workspace) as session:
+            report = fidelity.verify(
+                session,
+                customer=customer,
+                base_version=spec.base,
+                choices=image.choices,
+                tooling=image.tooling,
+                files=files,
+                services=spec.services,
+            )
+    except BaseException:
+        down(name, workspace=workspace)
+        raise
+    lab.fidelity = report.to_dict()
+    _save(workspace, lab)
+    return lab
+
+
+def _start(
+    api: docker.DockerClient,
+    workspace: Workspace,
+    name: str,
+    case: str,
+    image: str,
+    digest: str,
+    customer: dict[str, Any] | None,
+) -> Lab:
+    created = datetime.now(UTC).isoformat(timespec="seconds")
+    extra = {
+        KIND_LABEL: "lab",
+        NAME_LABEL: name,
+        CASE_LABEL: case,
+        SPEC_LABEL: digest,
+        CREATED_LABEL: created,
+    }
+    hostname = _hostname((customer or {}).get("hostname") or name)
+    with dockerapi.docker_errors(f"starting lab {name}"):
+        container = api.containers.run(
+            image,
+            name=name,
+            detach=True,
+            labels=dockerapi.labels(**extra),
+            hostname=hostname,
+            environment={"REMOTEFIX_LAB_KEY": lab_public_key(workspace)},
+            ports={"22/tcp": ("127.0.0.1", None)},
+        )
+    try:
+        _wait_ready(container)
+        port = published_port(container, 10)
+        wait_for_ssh_banner("127.0.0.1", port, timeout=20)
+        host_key = container_host_key(container)
+    except BaseException:
+        with contextlib.suppress(docker.errors.APIError):
+            container.remove(force=True)
+        raise
+    return Lab(name, image, case, digest, created, port, host_key)
+
+
+def _hostname(text: str) -> str:
+    cleaned = re.sub(r"[^A-Za-z0-9-]", "-", text)[:63].strip("-")
+    return cleaned or "lab"
+
+
+def _wait_ready(container: Any) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT
+    while time.monotonic() < deadline:
+        code, _ = container.exec_run(["test", "-f", "/run/remotefix-lab/ready"])
+        if code == 0:
+            return
+        container.reload()
+        if container.status == "exited":
+            logs = container.logs(tail=5).decode(errors="replace").strip()
+            raise LabError(f"lab {container.name} stopped while starting: {logs}")
+        time.sleep(0.1)
+    raise LabError(f"lab {container.name} was not ready in {READY_TIMEOUT:.0f}s")
+
+
+def lab_public_key(workspace: Workspace) -> str:
+    """The workspace's lab key (made on first use); labs authorise it for root."""
+    key = lab_key_path(workspace)
+    if not key.exists():
+        workspace.ensure()
+        try:
+            subprocess.run(
+                [
+                    "ssh-keygen",
+                    "-q",
+                    "-t",
+                    "ed25519",
+                    "-N",
+                    "",
+                    "-C",
+                    "remotefix-lab",
+                    "-f",
+                    str(key),
+                ],
+                check=True,
+                capture_output=True,
+            )
+        except FileNotFoundError as exc:
+            raise DependencyError(
+                "ssh-keygen not found", hint="apt-get install openssh-client"
+            ) from exc
+    return key.with_suffix(".pub").read_text().strip()
+
+
+def lab_key_path(workspace: Workspace) -> Path:
+    return workspace.labs / "id_ed25519"
+
+
+def _state_path(workspace: Workspace, name: str) -> Path:
+    return workspace.labs / f"{name}.json"
+
+
+def _save(workspace: Workspace, lab: Lab) -> None:
+    path = _state_path(workspace.ensure(), lab.name)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(lab.to_dict(), indent=2, sort_keys=True))
+    tmp.replace(path)
+
+
+def _containers(api: docker.DockerClient, name: str | None = None) -> list[Any]:
+    filters = {"label": [f"{KIND_LABEL}=lab"] + ([f"{NAME_LABEL}={name}"] if name else [])}
+    with dockerapi.docker_errors("listing labs"):
+        return list(api.containers.list(all=True, filters=filters))
+
+
+def list_labs(workspace: Workspace) -> list[Lab]:
+    """Every lab Docker knows (the truth), with what the workspace recorded about it."""
+    labs = []
+    for container in _containers(dockerapi.client()):
+        labels = container.labels
+        name = labels.get(NAME_LABEL, container.name)
+        saved = _load(workspace, name)
+        labs.append(
+            Lab(
+                name=name,
+                image=saved.get("image") or str(container.image.tags[:1] or ""),
+                case=labels.get(CASE_LABEL, ""),
+                spec_hash=labels.get(SPEC_LABEL, ""),
+                created=labels.get(CREATED_LABEL, ""),
+                ssh_port=saved.get("ssh_port"),
+                host_key=saved.get("host_key"),
+                status=container.status,
+                fidelity=saved.get("fidelity"),
+            )
+        )
+    return sorted(labs, key=lambda lab: lab.created)
+
+
+def _load(workspace: Workspace, name: str) -> dict[str, Any]:
+    try:
+        return dict(json.loads(_state_path(workspace, name).read_text()))
+    except (OSError, ValueError):
+        return {}
+
+
+def get_lab(name: str, workspace: Workspace) -> Lab:
+    for lab in list_labs(workspace):
+        if lab.name == name:
+            return lab
+    raise LabError(f"no lab named {name!r}", hint="see: remotefix lab ls")
+
+
+def down(name: str, *, workspace: Workspace) -> bool:
+    """Remove the lab's container and its workspace record; False when there was none."""
+    found = _containers(dockerapi.client(), name)
+    for container in found:
+        with (
+            dockerapi.docker_errors(f"removing lab {name}"),
+            contextlib.suppress(docker.errors.NotFound),
+        ):
+            container.remove(force=True, v=True)
+    _state_path(workspace, name).unlink(missing_ok=True)
+    return bool(found)
+
+
+def prune(*, workspace: Workspace, older_than: timedelta | None = None) -> list[str]:
+    """Remove labs created more than ``older_than`` ago (all labs when None)."""
+    now = datetime.now(UTC)
+    removed = []
+    for lab in list_labs(workspace):
+        try:
+            created = datetime.fromisoformat(lab.created)
+        except ValueError:
+            created = now
+        if older_than is None or now - created >= older_than:
+            down(lab.name, workspace=workspace)
+            removed.append(lab.name)
+    return removed
+
+
+def snapshot(name: str, tag: str, *, workspace: Workspace) -> str:
+    """Commit the lab's current state as ``remotefix/lab-snapshot:TAG``; return the image ref."""
+    if not re.match(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$", tag):
+        raise ConfigError(f"bad snapshot tag {tag!r}", hint="letters, digits, '.', '_' and '-'")
+    get_lab(name, workspace)
+    (container,) = _containers(dockerapi.client(), name)
+    labels = dockerapi.labels(**{KIND_LABEL: "lab-snapshot", NAME_LABEL: name})
+    changes = [f'LABEL {k}="{v}"' for k, v in labels.items()]
+    with dockerapi.docker_errors(f"snapshotting lab {name}"):
+        container.commit(repository="remotefix/lab-snapshot", tag=tag, changes=changes)
+    return f"remotefix/lab-snapshot:{tag}"

@@ -1,0 +1,170 @@
+"""Lab specs: what a lab is made of (base image, pinned packages, files, services, setup).
+
+A spec is YAML (see ../shared/DESIGN.md, "Lab spec and fidelity")::
+
+    base: {distro: debian, version: "12"}        # or "debian:12"; resolved through the catalog
+    packages: {nginx: "1.22.1-9+deb12u1", curl: "*"}
+    files: {/etc/nginx/nginx.conf: bundle:files/etc/nginx/nginx.conf}
+    services: [nginx]
+    setup: ["echo ready > /etc/motd"]
+    source: {bundle: customer.tar.gz}              # where bundle: files and the customer's
+                                                   # fingerprint come from (relative to the spec)
+
+Validation errors name the file, the key and what is wrong. The spec hash covers everything
+that changes the image (file *contents*, not their paths on this machine).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import yaml
+
+from remotefix._yaml import load_yaml
+from remotefix.errors import ConfigError
+
+_KEYS = {"name", "base", "packages", "files", "services", "setup", "source"}
+_PACKAGE = re.compile(r"^[a-z0-9][a-z0-9+.-]+(:[a-z0-9]+)?$")
+_VERSION = re.compile(r"^(\*|[0-9][A-Za-z0-9.+~:-]*)$")
+_SERVICE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9@_.-]*$")
+
+
+@dataclass(frozen=True)
+class LabSpec:
+    """A validated lab spec; ``folder`` is where relative paths in it are resolved."""
+
+    base: str
+    packages: dict[str, str] = field(default_factory=dict)
+    files: dict[str, str] = field(default_factory=dict)
+    services: tuple[str, ...] = ()
+    setup: tuple[str, ...] = ()
+    bundle: Path | None = None
+    name: str | None = None
+    folder: Path = field(default_factory=Path.cwd)
+
+    def to_yaml_dict(self) -> dict[str, Any]:
+        distro, _, version = self.base.partition(":")
+        data: dict[str, Any] = {"base": {"distro": distro, "version": version}}
+        if self.name:
+            data["name"] = self.name
+        for key, value in (("packages", self.packages), ("files", self.files)):
+            if value:
+                data[key] = dict(sorted(value.items()))
+        if self.services:
+            data["services"] = list(self.services)
+        if self.setup:
+            data["setup"] = list(self.setup)
+        if self.bundle:
+            data["source"] = {"bundle": str(self.bundle)}
+        return data
+
+
+def dump_spec(spec: LabSpec) -> str:
+    return yaml.safe_dump(spec.to_yaml_dict(), sort_keys=False, default_flow_style=False)
+
+
+def load_spec(path: Path) -> LabSpec:
+    """Read and validate a spec file."""
+    raw = load_yaml(path)
+    return parse_spec(raw, where=str(path), folder=path.resolve().parent)
+
+
+def parse_spec(raw: Any, *, where: str, folder: Path) -> LabSpec:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: a lab spec is a mapping (base, packages, files, ...)")
+    unknown = sorted(set(map(str, raw)) - _KEYS)
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown key(s) {', '.join(unknown)}",
+            hint=f"allowed: {', '.join(sorted(_KEYS))}",
+        )
+    source = _mapping(where, "source", raw.get("source"))
+    bundle = source.get("bundle")
+    if bundle is not None and not isinstance(bundle, str):
+        raise ConfigError(f"{where}: source.bundle must be a path")
+    return LabSpec(
+        base=_base(where, raw.get("base")),
+        packages=_packages(where, _mapping(where, "packages", raw.get("packages"))),
+        files=_files(where, _mapping(where, "files", raw.get("files"))),
+        services=tuple(_strings(where, "services", raw.get("services"), _SERVICE)),
+        setup=tuple(_strings(where, "setup", raw.get("setup"), None)),
+        bundle=(folder / bundle) if bundle else None,
+        name=str(raw["name"]) if raw.get("name") else None,
+        folder=folder,
+    )
+
+
+def _mapping(where: str, key: str, value: Any) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where}: {key} must be a mapping")
+    return {str(k): v for k, v in value.items()}
+
+
+def _base(where: str, value: Any) -> str:
+    if isinstance(value, str) and ":" in value:
+        return value.strip().lower()
+    if isinstance(value, dict) and value.get("distro") and value.get("version") is not None:
+        return f"{str(value['distro']).lower()}:{value['version']}"
+    raise ConfigError(f'{where}: base must be {{distro: debian, version: "12"}} or "debian:12"')
+
+
+def _packages(where: str, value: dict[str, Any]) -> dict[str, str]:
+    out = {}
+    for name, version in value.items():
+        text = "*" if version is None else str(version)
+        if not _PACKAGE.match(name):
+            raise ConfigError(f"{where}: packages.{name}: not a Debian package name")
+        if not _VERSION.match(text):
+            raise ConfigError(
+                f'{where}: packages.{name}: version {text!r} is not a Debian version or "*"'
+            )
+        out[name] = text
+    return out
+
+
+def _files(where: str, value: dict[str, Any]) -> dict[str, str]:
+    out = {}
+    for dest, source in value.items():
+        path = PurePosixPath(dest)
+        if not path.is_absolute() or ".." in path.parts:
+            raise ConfigError(f"{where}: files.{dest}: the destination must be an absolute path")
+        if not isinstance(source, str) or not source.startswith(("bundle:", "file:", "inline:")):
+            raise ConfigError(
+                f"{where}: files.{dest}: source must be bundle:MEMBER, file:PATH or inline:TEXT"
+            )
+        out[str(path)] = source
+    return out
+
+
+def _strings(where: str, key: str, value: Any, pattern: re.Pattern[str] | None) -> list[str]:
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise ConfigError(f"{where}: {key} must be a list of strings")
+    for v in value:
+        if pattern is not None and not pattern.match(v):
+            raise ConfigError(f"{where}: {key}: {v!r} is not a valid name")
+    return list(value)
+
+
+def spec_hash(
+    spec: LabSpec, file_contents: dict[str, bytes], base_image_id: str, recipe: str
+) -> str:
+    """Hash of everything that shapes the image: same spec + same base → same tag."""
+    normal = {
+        "base": spec.base,
+        "base_image_id": base_image_id,
+        "recipe": recipe,
+        "packages": dict(sorted(spec.packages.items())),
+        "files": {d: hashlib.sha256(c).hexdigest() for d, c in sorted(file_contents.items())},
+        "services": list(spec.services),
+        "setup": list(spec.setup),
+    }
+    return hashlib.sha256(json.dumps(normal, sort_keys=True).encode()).hexdigest()[:16]
