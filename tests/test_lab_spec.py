@@ -1,0 +1,134 @@
+"""Lab specs, version choice and planning: pure logic, no Docker."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from remotefix.errors import ConfigError, LabError
+from remotefix.lab.catalog import Catalog
+from remotefix.lab.plan import plan_lab
+from remotefix.lab.spec import dump_spec, load_spec, parse_spec, spec_hash
+from remotefix.lab.versions import choose, parse_madison
+
+MADISON = """\
+     nginx | 1.22.1-9+deb12u11 | http://deb.debian.org/debian-security bookworm-security/main amd64 Packages
+     nginx | 1.22.1-9+deb12u9 | http://deb.debian.org/debian bookworm/main amd64 Packages
+openssh-server | 1:9.2p1-2+deb12u7 | http://deb.debian.org/debian bookworm-updates/main amd64 Packages
+openssh-server | 1:9.2p1-2+deb12u10 | http://deb.debian.org/debian bookworm/main amd64 Packages
+openssh-server | 1:9.2p1-2+deb12u10 | http://deb.debian.org/debian bookworm-security/main amd64 Packages
+"""
+
+
+def test_madison_is_parsed_newest_first_by_debian_order() -> None:
+    found = parse_madison(MADISON)
+    # string order would put deb12u7 first; dpkg order knows u10 > u7
+    assert found["openssh-server"] == ["1:9.2p1-2+deb12u10", "1:9.2p1-2+deb12u7"]
+    assert found["nginx"] == ["1.22.1-9+deb12u11", "1.22.1-9+deb12u9"]
+
+
+@pytest.mark.parametrize(
+    ("wanted", "available", "version", "status"),
+    [
+        (
+            "1.22.1-9+deb12u9",
+            ["1.22.1-9+deb12u11", "1.22.1-9+deb12u9"],
+            "1.22.1-9+deb12u9",
+            "exact",
+        ),
+        ("*", ["2.0-1", "1.0-1"], "2.0-1", "exact"),
+        # same upstream preferred over a closer-looking other upstream
+        (
+            "1.22.1-9+deb12u10",
+            ["1.24.0-1", "1.22.1-9+deb12u11", "1.22.1-9+deb12u9"],
+            "1.22.1-9+deb12u9",
+            "approximated",
+        ),
+        ("1.22.1-9", ["1.22.1-9+deb12u11", "1.22.1-9+deb12u9"], "1.22.1-9+deb12u9", "approximated"),
+        # other upstream: newest below, else oldest above
+        ("1.20.0-1", ["1.24.0-1", "1.18.0-6", "1.19.0-1"], "1.19.0-1", "approximated"),
+        ("1.10-1", ["1.9-1", "1.24.0-1", "1.11-1"], "1.9-1", "approximated"),
+        ("0.5-1", ["1.9-1", "1.24.0-1"], "1.9-1", "approximated"),
+        ("1.0-1", [], None, "missing"),
+    ],
+)
+def test_choose(wanted: str, available: list[str], version: str | None, status: str) -> None:
+    choice = choose("pkg", wanted, available)
+    assert (choice.version, choice.status) == (version, status)
+    if status == "approximated":
+        assert wanted in choice.note
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("base: debian:12\ncolour: red\n", "unknown key(s) colour"),
+        ("packages: {}\n", "base must be"),
+        ("base: debian:12\npackages: {nginx: 'latest'}\n", "packages.nginx: version 'latest'"),
+        ("base: debian:12\npackages: {'Bad Name': '*'}\n", "not a Debian package name"),
+        (
+            "base: debian:12\nfiles: {etc/x: 'inline:a'}\n",
+            "files.etc/x: the destination must be an absolute",
+        ),
+        ("base: debian:12\nfiles: {/etc/x: '/tmp/y'}\n", "source must be bundle:"),
+        ("base: debian:12\nservices: nginx\n", "services must be a list"),
+        ("base: debian:12\nservices: ['ngi nx']\n", "is not a valid name"),
+        ("- a\n", "a lab spec is a mapping"),
+        ("base: [\n", "malformed YAML"),
+    ],
+)
+def test_bad_specs_name_file_key_and_problem(tmp_path: Path, text: str, problem: str) -> None:
+    path = tmp_path / "spec.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as caught:
+        load_spec(path)
+    assert problem in str(caught.value) and str(path) in str(caught.value)
+
+
+def test_spec_round_trips_and_hash_tracks_what_shapes_the_image(tmp_path: Path) -> None:
+    raw = {"base": {"distro": "debian", "version": "12"}, "packages": {"nginx": "1.22.1-9"},
+           "files": {"/etc/motd": "inline:hi"}, "services": ["nginx"], "setup": ["true"]}  # fmt: skip
+    spec = parse_spec(raw, where="t", folder=tmp_path)
+    again = parse_spec(__import__("yaml").safe_load(dump_spec(spec)), where="t", folder=tmp_path)
+    assert again == spec
+    h = spec_hash(spec, {"/etc/motd": b"hi"}, "sha256:base", "r1")
+    assert h == spec_hash(again, {"/etc/motd": b"hi"}, "sha256:base", "r1")
+    assert h != spec_hash(spec, {"/etc/motd": b"changed"}, "sha256:base", "r1")
+    assert h != spec_hash(spec, {"/etc/motd": b"hi"}, "sha256:other-base", "r1")
+
+
+FINGERPRINT = {
+    "os": {"family": "linux", "id": "debian", "version_id": "12", "major": "12", "version": "12.9"},
+    "packages": {"nginx": "1.22.1-9", "nginx-common": "1.22.1-9", "openssh-server": "1:9.2p1-2",
+                 "curl": "7.88.1-10", "libc6": "2.36-9"},
+    "services": [{"name": "nginx", "state": "running", "source": "systemd"},
+                 {"name": "ssh", "state": "exited", "source": "systemd"}],
+}  # fmt: skip
+
+
+def test_plan_pins_running_services_and_copies_their_config() -> None:
+    members = ["files/etc/nginx/nginx.conf", "files/etc/ssh/sshd_config", "files/etc/hosts",
+               "commands/os/uname-r.out"]  # fmt: skip
+    spec = plan_lab(FINGERPRINT, Catalog.load(), bundle=Path("/b.tar.gz"), bundle_members=members,
+                    packages=["curl"])  # fmt: skip
+    assert spec.base == "debian:12"
+    assert spec.packages == {"nginx": "1.22.1-9", "nginx-common": "1.22.1-9", "curl": "7.88.1-10"}
+    assert spec.files == {"/etc/nginx/nginx.conf": "bundle:files/etc/nginx/nginx.conf"}
+    assert spec.services == ("nginx",)
+
+
+def test_plan_all_packages_and_unknown_package() -> None:
+    spec = plan_lab(FINGERPRINT, Catalog.load(), all_packages=True)
+    assert spec.packages == FINGERPRINT["packages"]
+    with pytest.raises(ConfigError, match="not installed on the customer's machine: nosuch"):
+        plan_lab(FINGERPRINT, Catalog.load(), packages=["nosuch"])
+
+
+def test_plan_refuses_unknown_release_and_windows() -> None:
+    old = {**FINGERPRINT, "os": {"id": "debian", "major": "9", "version_id": "9"}}
+    with pytest.raises(ConfigError, match="unknown base image 'debian:9'"):
+        plan_lab(old, Catalog.load())
+    windows = {"os": {"family": "windows", "id": "windows", "version": "10.0.20348"}}
+    with pytest.raises(LabError, match="not reproducible on a Linux Docker host"):
+        plan_lab(windows, Catalog.load())
