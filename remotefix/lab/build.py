@@ -12,6 +12,7 @@ Two layers of caching:
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import re
@@ -19,7 +20,7 @@ import shlex
 import tarfile
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -104,20 +105,23 @@ def resolve_versions(
     nginx-common) gets them pinned too, so the real install never meets a broken set."""
     if not packages:
         return {}
-    available = parse_madison(_in_index(api, index, ["apt-cache", "madison", *sorted(packages)]))
-    choices = {n: choose(n, v, available.get(n, [])) for n, v in sorted(packages.items())}
-    for _ in range(rounds):
-        pins = [c.pin for c in choices.values() if c.version]
-        output = _in_index(api, index, ["sh", "-c", _SIMULATE, "sh", *pins])
-        conflicts = {m["dep"]: m["by"] for m in _UNMET.finditer(output) if m["dep"] not in choices}
-        if not conflicts:
-            break
-        more = parse_madison(_in_index(api, index, ["apt-cache", "madison", *sorted(conflicts)]))
-        for dep, by in conflicts.items():
-            wanted = choices[by].version if by in choices and choices[by].version else "*"
-            picked = choose(dep, str(wanted), more.get(dep, []))
-            note = f"pinned to match {by}" + (f"; {picked.note}" if picked.note else "")
-            choices[dep] = Choice(dep, picked.wanted, picked.version, picked.status, note)
+    with _resolver(api, index) as ask:
+        available = parse_madison(ask(["apt-cache", "madison", *sorted(packages)]))
+        choices = {n: choose(n, v, available.get(n, [])) for n, v in sorted(packages.items())}
+        for _ in range(rounds):
+            pins = [c.pin for c in choices.values() if c.version]
+            output = ask(["sh", "-c", _SIMULATE, "sh", *pins])
+            conflicts = {
+                m["dep"]: m["by"] for m in _UNMET.finditer(output) if m["dep"] not in choices
+            }
+            if not conflicts:
+                break
+            more = parse_madison(ask(["apt-cache", "madison", *sorted(conflicts)]))
+            for dep, by in conflicts.items():
+                wanted = choices[by].version if by in choices and choices[by].version else "*"
+                picked = choose(dep, str(wanted), more.get(dep, []))
+                note = f"pinned to match {by}" + (f"; {picked.note}" if picked.note else "")
+                choices[dep] = Choice(dep, picked.wanted, picked.version, picked.status, note)
     return choices
 
 
@@ -127,12 +131,24 @@ _SIMULATE = (
 _UNMET = re.compile(r"^\s*(?P<by>[\w.+-]+) : (?:Pre)?Depends: (?P<dep>[\w.+-]+) \(", re.M)
 
 
-def _in_index(api: docker.DockerClient, index: str, argv: list[str]) -> str:
+@contextlib.contextmanager
+def _resolver(api: docker.DockerClient, index: str) -> Iterator[Callable[[list[str]], str]]:
+    """One throw-away container of the index image to ask apt questions in (exec is cheap)."""
     with docker_errors("asking the apt index"):
-        out = api.containers.run(
-            index, argv, remove=True, labels=labels(**{KIND_LABEL: "lab-resolver"})
+        box = api.containers.run(
+            index, ["sleep", "600"], detach=True, labels=labels(**{KIND_LABEL: "lab-resolver"})
         )
-    return bytes(out).decode(errors="replace")
+    try:
+
+        def ask(argv: list[str]) -> str:
+            with docker_errors("asking the apt index"):
+                _, out = box.exec_run(argv)
+            return bytes(out).decode(errors="replace")
+
+        yield ask
+    finally:
+        with contextlib.suppress(docker.errors.APIError):
+            box.remove(force=True)
 
 
 def build_lab_image(
@@ -258,6 +274,9 @@ def _build(
     """``docker build`` with progress per step; a failure names the step and shows the tail."""
     tail: deque[str] = deque(maxlen=15)
     step = "starting the build"
+    # one LABEL instruction (the build API's labels= adds one step per label)
+    label_line = " ".join(f"{k}={json.dumps(v)}" for k, v in sorted(labels(**extra).items()))
+    context = {**context, "Dockerfile": context["Dockerfile"] + f"LABEL {label_line}\n".encode()}
     with docker_errors(f"building {tag}"):
         stream = api.api.build(
             fileobj=_tar(context),
@@ -266,7 +285,6 @@ def _build(
             rm=True,
             forcerm=True,
             decode=True,
-            labels=labels(**extra),
             nocache=nocache,
         )
         for chunk in stream:

@@ -1,0 +1,120 @@
+"""Lab build and start-up vs plain Docker, on the same run and the same base image.
+
+  * cold build of a lab pinning 3 packages (fresh apt index, no cache)  vs  a hand-written
+    Dockerfile (apt-get update + install of the same pinned versions) built with --no-cache
+  * warm `lab up` (cached image, includes sshd start and the fidelity check) + first exec
+    vs  `docker run -d` + `docker exec`
+  * unchanged-spec rebuild (the cache lookup)
+Everything it creates is labelled `remotefix` and removed at the end.
+Run: .venv/bin/python bench/lab.py
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from remotefix import dockerapi
+from remotefix.lab import labs
+from remotefix.lab.build import build_lab_image, index_image, resolve_versions
+from remotefix.lab.catalog import Catalog
+from remotefix.lab.spec import LabSpec
+from remotefix.workspace import Workspace
+
+PACKAGES = ("nginx", "curl", "jq")
+
+
+def _clock(fn: object) -> float:
+    t0 = time.perf_counter()
+    fn()  # type: ignore[operator]
+    return time.perf_counter() - t0
+
+
+def main() -> None:
+    api = dockerapi.client()
+    catalog = Catalog.load()
+    base = catalog.resolve("debian:12")
+    home = Path(tempfile.mkdtemp(prefix="remotefix-bench-lab-"))
+    os.environ["REMOTEFIX_HOME"] = str(home)
+    ws = Workspace(home).ensure()
+    index = index_image(api, base, catalog)
+    versions = resolve_versions(api, index, dict.fromkeys(PACKAGES, "*"))
+    pins = {n: str(c.version) for n, c in versions.items() if n in PACKAGES}
+    sources = [
+        s.format(mirror=catalog.default_mirror, suite=base.suite) for s in catalog.lab_sources
+    ]
+    spec = LabSpec(base=base.key, packages=pins)
+    hand_tag = "remotefix-bench/hand:latest"
+    made: list[str] = []
+    try:
+        cold = _clock(
+            lambda: made.append(build_lab_image(api, spec, {}, catalog, refresh_index=True).tag)
+        )
+        pinned = " ".join(f"{n}={c.version}" for n, c in versions.items())
+        listed = " ".join(f"'{line}'" for line in sources)
+        dockerfile = (
+            f"FROM {base.tag}\nRUN printf '%s\\n' {listed} > /etc/apt/sources.list.d/x.list && "
+            "apt-get update -qq && DEBIAN_FRONTEND=noninteractive "
+            f"apt-get install -y -q --no-install-recommends {pinned} openssh-server\n"
+        )
+        hand = _clock(
+            lambda: api.images.build(
+                fileobj=io.BytesIO(dockerfile.encode()),
+                tag=hand_tag,
+                nocache=True,
+                rm=True,
+                labels=dockerapi.labels(),
+            )
+        )
+        rebuild = _clock(lambda: build_lab_image(api, spec, {}, catalog))
+
+        def lab_up_and_exec() -> None:
+            lab = labs.up(spec, workspace=ws, name="bench-lab")
+            subprocess.run(["docker", "exec", lab.name, "true"], check=True)
+
+        warm = _clock(lab_up_and_exec)
+        labs.down("bench-lab", workspace=ws)
+
+        def raw() -> None:
+            subprocess.run(
+                [
+                    "docker",
+                    "run",
+                    "-d",
+                    "--name",
+                    "bench-raw",
+                    "--label",
+                    "remotefix=1",
+                    hand_tag,
+                    "sleep",
+                    "infinity",
+                ],
+                check=True,
+                capture_output=True,
+            )
+            subprocess.run(["docker", "exec", "bench-raw", "true"], check=True)
+
+        raw_s = _clock(raw)
+    finally:
+        subprocess.run(["docker", "rm", "-f", "bench-raw"], capture_output=True, check=False)
+        labs.down("bench-lab", workspace=ws)
+        for tag in [*made, hand_tag]:
+            subprocess.run(["docker", "rmi", "-f", tag], capture_output=True, check=False)
+    print(f"{'measure':<44} {'remotefix':>10} {'docker':>10}  ratio/diff")
+    print(f"{'cold build, 3 pinned packages':<44} {cold:>9.2f}s {hand:>9.2f}s  {cold / hand:.2f}x")
+    print(
+        f"{'warm up + first exec (incl. fidelity check)':<44} {warm:>9.2f}s {raw_s:>9.2f}s  "
+        f"+{warm - raw_s:.2f}s"
+    )
+    print(f"{'unchanged-spec rebuild':<44} {rebuild:>9.2f}s {'':>10}")
+
+
+if __name__ == "__main__":
+    main()
