@@ -8,6 +8,7 @@ from remotefix import __version__
 from remotefix.cli._app import App, RemotefixGroup
 from remotefix.cli.audit import audit
 from remotefix.cli.bundle import bundle
+from remotefix.cli.cases import case, regress, repro, triage_cmd
 from remotefix.cli.collector_script import collector_script
 from remotefix.cli.consent import consent
 from remotefix.cli.demo import demo
@@ -34,7 +35,8 @@ def cli(ctx: click.Context, as_json: bool, verbose: int) -> None:
 
 COMMANDS = (
     doctor, images, targets, hosts, consent, run, shell, audit,
-    diagnose_cmd, collector_script, bundle, fingerprint, lab, demo,
+    diagnose_cmd, collector_script, bundle, fingerprint, triage_cmd, lab,
+    case, repro, regress, demo,
 )  # fmt: skip
 for command in COMMANDS:
     cli.add_command(command)

@@ -1,0 +1,1 @@
+"""Known-issue cases: the files, reproduction, the regression matrix, triage."""

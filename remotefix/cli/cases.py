@@ -1,0 +1,277 @@
+"""Known issues: ``case new|lint|ls``, ``repro``, ``regress`` and ``triage``."""
+
+from __future__ import annotations
+
+import threading
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.live import Live
+from rich.markup import escape
+from rich.table import Table
+
+from remotefix.cases.model import cases_dir, load_case, load_cases
+from remotefix.cases.regress import DEFAULT_JOBS, Cell, cells, junit_xml, parse_shard, run_matrix
+from remotefix.cases.repro import ReproResult, reproduce
+from remotefix.cases.triage import triage
+from remotefix.cli._app import App, pass_app
+from remotefix.errors import ConfigError
+
+_VERDICT_COLOUR = {"REPRODUCED": "magenta", "NOT_REPRODUCED": "cyan", "ERROR": "red"}
+_SCAFFOLD = """\
+id: {id}
+title: {title}
+severity: medium
+summary: >
+  What the customer sees, on which versions, and why.
+matrix: [debian:11, debian:12, debian:13]
+lab:
+  packages: {{}}          # e.g. {{python3-pip: "*"}}
+  setup: []              # commands that put the lab in the customer's state
+repro:
+  - run: "true"          # the command that shows the problem
+    timeout: 60
+    expect: {{exit_code: nonzero, output_contains: "the error text"}}
+reproduces_on: {{debian:11: true, debian:12: true, debian:13: true}}
+match:
+  os: {{distro: debian}}
+  packages: {{}}          # e.g. {{python3-pip: ">=23"}}
+fixed_in: {{}}
+workaround: ""
+references: []
+"""
+
+
+@click.group("case")
+def case() -> None:
+    """Known-issue case files: scaffold, validate, list."""
+
+
+@case.command("new")
+@click.argument("case_id")
+@click.option("--title", required=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path))
+@pass_app
+def new(app: App, case_id: str, title: str, output: Path | None) -> None:
+    """Scaffold a case file (validated before it is written)."""
+    path = output or cases_dir() / f"{case_id.lower()}.yaml"
+    if path.exists():
+        raise ConfigError(f"{path} exists", hint="choose another id or -o path")
+    text = _SCAFFOLD.format(id=case_id, title=title.replace(":", " -"))
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    try:
+        load_case(tmp)
+    except ConfigError:
+        tmp.unlink()
+        raise
+    tmp.replace(path)
+    app.emit({"written": str(path)}, lambda: app.out.print(f"case written: {path}"))
+
+
+@case.command("lint")
+@click.argument("sources", nargs=-1)
+@pass_app
+def lint(app: App, sources: tuple[str, ...]) -> None:
+    """Validate case files (default: every shipped case)."""
+    found = load_cases(list(sources) or None)
+    app.emit([c.id for c in found], lambda: app.out.print(f"{len(found)} case(s) valid"))
+
+
+@case.command("ls")
+@pass_app
+def ls(app: App) -> None:
+    """The known issues remotefix ships (and any in $REMOTEFIX_LABS)."""
+    found = load_cases()
+
+    def render() -> None:
+        table = Table("id", "severity", "title", "reproduces on")
+        for c in found:
+            table.add_row(
+                c.id,
+                c.severity,
+                escape(c.title),
+                ", ".join(k for k, v in c.reproduces_on.items() if v),
+            )
+        app.out.print(table)
+
+    app.emit(
+        [
+            {"id": c.id, "title": c.title, "path": str(c.path), "reproduces_on": c.reproduces_on}
+            for c in found
+        ],
+        render,
+    )
+
+
+@click.command("repro")
+@click.argument("case_ref")
+@click.option("--on", "on", help="Matrix entry, e.g. debian:12 (default: the newest).")
+@click.option(
+    "--bundle",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Reproduce on a lab built from this customer bundle.",
+)
+@click.option(
+    "--keep",
+    type=click.Choice(["always", "never", "on-failure"]),
+    default="never",
+    show_default=True,
+)
+@pass_app
+def repro(app: App, case_ref: str, on: str | None, bundle: Path | None, keep: str) -> None:
+    """Reproduce a known issue in a lab: REPRODUCED / NOT_REPRODUCED / ERROR with evidence."""
+    (found,) = load_cases([case_ref])
+    if on and on not in found.matrix:
+        raise ConfigError(
+            f"{found.id} has no matrix entry {on}", hint=f"one of {', '.join(found.matrix)}"
+        )
+    result = reproduce(
+        found,
+        workspace=app.workspace,
+        on=on,
+        bundle=bundle,
+        keep=keep,  # type: ignore[arg-type]
+        progress=app.progress,
+    )
+    app.emit(result.to_dict(), lambda: _render_repro(app, result))
+    if result.verdict == "ERROR":
+        raise click.exceptions.Exit(40)
+
+
+def _render_repro(app: App, result: ReproResult) -> None:
+    for step in result.steps:
+        app.out.print(
+            f"$ {escape(step.command)}  [dim](exit {step.exit_code}, {step.duration_s}s)[/]"
+        )
+        for line in step.output.strip().splitlines()[-6:]:
+            app.out.print(f"  {escape(line)}", highlight=False)
+        for problem in step.problems:
+            app.out.print(f"  [yellow]{escape(problem)}[/]")
+    colour = _VERDICT_COLOUR[result.verdict]
+    declared = (
+        ""
+        if result.expected is None
+        else (" (as declared)" if result.as_declared else " [red](NOT as declared)[/]")
+    )
+    app.out.print(
+        f"[bold {colour}]{result.verdict}[/]{declared} {result.case} on {result.on} "
+        f"in {result.duration_s}s" + (f": {escape(result.error)}" if result.error else "")
+    )
+    app.out.print(f"[dim]evidence: {result.evidence}[/]")
+    if result.lab:
+        app.out.print(f"lab kept: {result.lab}")
+
+
+@click.command("regress")
+@click.argument("sources", nargs=-1)
+@click.option("--matrix", help="Comma-separated OS list (default: each case's own matrix).")
+@click.option("--jobs", type=click.IntRange(1, 64), default=DEFAULT_JOBS, show_default=True)
+@click.option("--shard", help="i/n: run this CI job's share of the cells.")
+@click.option("--junit", type=click.Path(dir_okay=False, path_type=Path), help="JUnit XML output.")
+@pass_app
+def regress(app: App, sources: tuple[str, ...], **opts: Any) -> None:
+    """Run every case on every OS; fail when a verdict differs from its declaration."""
+    matrix = [m.strip() for m in opts["matrix"].split(",")] if opts["matrix"] else None
+    selected = cells(load_cases(list(sources) or None), matrix, parse_shard(opts["shard"]))
+    if not selected:
+        raise ConfigError(
+            "no case x OS cell to run", hint="check the case ids, --matrix and --shard"
+        )
+    states = {c.key: "queued" for c in selected}
+    lock = threading.Lock()
+    live_on = not app.json and app.err.is_terminal
+    live = Live(_progress(states), console=app.err, transient=True) if live_on else None
+
+    def started(cell: Cell) -> None:
+        with lock:
+            states[cell.key] = "running"
+        if live:
+            live.update(_progress(states))
+
+    def done(cell: Cell, result: ReproResult) -> None:
+        with lock:
+            states[cell.key] = result.verdict
+        if live:
+            live.update(_progress(states))
+        elif not app.json:
+            app.progress(f"{cell.key}: {result.verdict} ({result.duration_s}s)")
+
+    with live or nullcontext():
+        results = run_matrix(
+            selected, workspace=app.workspace, jobs=opts["jobs"], on_start=started, on_done=done
+        )
+    if opts["junit"]:
+        junit_xml(selected, results, opts["junit"])
+    rows = [{"case": c.case.id, "on": c.on, **results[c.key].to_dict()} for c in selected]
+    app.emit(rows, lambda: _render_matrix(app, selected, results))
+    bad = [r for r in results.values() if not r.as_declared]
+    if bad:
+        raise click.exceptions.Exit(40)
+
+
+def _progress(states: dict[str, str]) -> Table:
+    table = Table("case@os", "state")
+    for key, state in states.items():
+        table.add_row(key, state)
+    return table
+
+
+def _render_matrix(app: App, selected: list[Cell], results: dict[str, ReproResult]) -> None:
+    systems = sorted({c.on for c in selected})
+    table = Table("case", *systems)
+    for case_id in sorted({c.case.id for c in selected}):
+        row = []
+        for on in systems:
+            result = results.get(f"{case_id}@{on}")
+            if result is None:
+                row.append("")
+                continue
+            mark = "" if result.as_declared else " ✗"
+            colour = _VERDICT_COLOUR[result.verdict]
+            row.append(f"[{colour}]{result.verdict}[/]{mark} {result.duration_s:.0f}s")
+        table.add_row(case_id, *row)
+    app.out.print(table)
+    bad = sum(not r.as_declared for r in results.values())
+    app.out.print(f"{len(results)} cell(s), {bad} not as declared")
+
+
+@click.command("triage")
+@click.argument("bundle", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--cases", "sources", multiple=True, help="Case files/folders (default: shipped).")
+@click.option("--all", "show_all", is_flag=True, help="Also list the cases that did not match.")
+@pass_app
+def triage_cmd(app: App, bundle: Path, sources: tuple[str, ...], show_all: bool) -> None:
+    """Which known issues does this bundle show? Decision per match, or escalate."""
+    results = triage(bundle, load_cases(list(sources) or None))
+    matched = [r for r in results if r.matched]
+    escalate = (
+        None
+        if matched
+        else f"new issue: escalate; start a lab: remotefix lab plan {bundle} -o lab.yaml"
+    )
+
+    def render() -> None:
+        table = Table("case", "match", "confidence", "title", "decision / blind spots")
+        for r in results if show_all else matched:
+            note = r.decision if r.matched else ""
+            if r.blind:
+                note += f" [dim](blind: {escape(', '.join(r.blind))})[/]"
+            table.add_row(
+                r.case, "yes" if r.matched else "no", f"{r.confidence:.0%}", escape(r.title), note
+            )
+        if table.row_count:
+            app.out.print(table)
+        if escalate:
+            app.out.print(f"[yellow]{escape(escalate)}[/]")
+
+    app.emit(
+        {
+            "matches": [r.__dict__ for r in matched],
+            "escalate": escalate,
+            "all": [r.__dict__ for r in results],
+        },
+        render,
+    )
