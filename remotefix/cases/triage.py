@@ -1,9 +1,9 @@
 """Triage a customer bundle against every known issue's ``match`` rule.
 
 Each rule part (OS, each package range, each evidence pattern) is ``true``, ``false`` or
-``blind`` (the bundle lacks what the rule needs). A case matches when nothing is false and at
-least one part is true; its confidence is the share of parts that were true, so blind parts
-lower it and are listed, telling the engineer where triage could not look.
+``blind`` (the bundle lacks what the rule needs). A case matches when every part is true; it is
+*possible* when nothing is false but some part was blind (listed, so the engineer knows triage
+could not look there: blind is not negative). Confidence is the share of true parts.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ class CaseMatch:
     case: str
     title: str
     matched: bool
+    possible: bool
     confidence: float
     checks: list[dict[str, Any]] = field(default_factory=list)
     blind: list[str] = field(default_factory=list)
@@ -57,7 +58,7 @@ def triage(bundle: Path, cases: list[KnownIssue]) -> list[CaseMatch]:
                     & set(opened.members))  # fmt: skip
     members = read_members(bundle, wanted) if wanted else {}
     results = [evaluate(c, opened.fingerprint, members, set(opened.members)) for c in cases]
-    return sorted(results, key=lambda m: (not m.matched, -m.confidence, m.case))
+    return sorted(results, key=lambda m: (not m.matched, not m.possible, -m.confidence, m.case))
 
 
 def evaluate(
@@ -88,11 +89,12 @@ def evaluate(
             test = lambda t, p=pattern: p.search(t) is not None  # noqa: E731
         checks.append(_check(f"evidence {member}", text, test, show=False))
     states = [c["result"] for c in checks]
-    matched = bool(checks) and "false" not in states and "true" in states
+    matched = bool(states) and all(s == "true" for s in states)
+    possible = not matched and "false" not in states and "blind" in states
     confidence = states.count("true") / len(states) if states else 0.0
-    result = CaseMatch(case.id, case.title, matched, round(confidence, 2), checks,
+    result = CaseMatch(case.id, case.title, matched, possible, round(confidence, 2), checks,
                        [c["rule"] for c in checks if c["result"] == "blind"])  # fmt: skip
-    result.decision = decide(case, fingerprint) if matched else ""
+    result.decision = decide(case, fingerprint) if matched or possible else ""
     return result
 
 

@@ -247,6 +247,7 @@ def triage_cmd(app: App, bundle: Path, sources: tuple[str, ...], show_all: bool)
     """Which known issues does this bundle show? Decision per match, or escalate."""
     results = triage(bundle, load_cases(list(sources) or None))
     matched = [r for r in results if r.matched]
+    possible = [r for r in results if r.possible]
     escalate = (
         None
         if matched
@@ -255,8 +256,8 @@ def triage_cmd(app: App, bundle: Path, sources: tuple[str, ...], show_all: bool)
 
     def render() -> None:
         table = Table("case", "match", "confidence", "title", "decision / blind spots")
-        for r in results if show_all else matched:
-            note = r.decision if r.matched else ""
+        for r in results if show_all else matched + possible:
+            note = r.decision if r.matched or r.possible else ""
             if r.blind:
                 note += f" [dim](blind: {escape(', '.join(r.blind))})[/]"
             table.add_row(
