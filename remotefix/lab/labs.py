@@ -22,6 +22,7 @@ from typing import Any
 
 import docker
 import docker.errors
+from filelock import FileLock
 
 from remotefix import dockerapi
 from remotefix.collect.bundle import open_bundle, read_members
@@ -202,32 +203,28 @@ def _wait_ready(container: Any) -> None:
 
 
 def lab_public_key(workspace: Workspace) -> str:
-    """The workspace's lab key (made on first use); labs authorise it for root."""
+    """The workspace's lab key (made once, under a lock); labs authorise it for root."""
     key = lab_key_path(workspace)
-    if not key.exists():
-        workspace.ensure()
-        try:
-            subprocess.run(
-                [
-                    "ssh-keygen",
-                    "-q",
-                    "-t",
-                    "ed25519",
-                    "-N",
-                    "",
-                    "-C",
-                    "remotefix-lab",
-                    "-f",
-                    str(key),
-                ],
-                check=True,
-                capture_output=True,
-            )
-        except FileNotFoundError as exc:
-            raise DependencyError(
-                "ssh-keygen not found", hint="apt-get install openssh-client"
-            ) from exc
+    workspace.ensure()
+    with FileLock(str(workspace.locks / "lab-key.lock"), timeout=60):
+        if not key.exists():
+            _make_key(key)
     return key.with_suffix(".pub").read_text().strip()
+
+
+def _make_key(key: Path) -> None:
+    tmp = key.with_name(f".{key.name}.{uuid.uuid4().hex[:6]}")
+    argv = ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "remotefix-lab", "-f", str(tmp)]
+    try:
+        subprocess.run(argv, check=True, capture_output=True)
+    except FileNotFoundError as exc:
+        raise DependencyError(
+            "ssh-keygen not found", hint="apt-get install openssh-client"
+        ) from exc
+    except subprocess.CalledProcessError as exc:
+        raise LabError(f"ssh-keygen failed: {exc.stderr.decode(errors='replace').strip()}") from exc
+    tmp.with_name(tmp.name + ".pub").replace(key.with_suffix(".pub"))
+    tmp.replace(key)
 
 
 def lab_key_path(workspace: Workspace) -> Path:
