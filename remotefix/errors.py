@@ -20,7 +20,8 @@ what to do next.
     ├── LabError (30)              lab build / run problems
     │   └── ImageBuildError (31)   base image build (debootstrap, docker import) failed
     ├── CaseError (40)             known-issue case problems
-    └── BundleError (50)           diagnostics bundle invalid, tampered or unsafe
+    ├── BundleError (50)           diagnostics bundle invalid, tampered or unsafe
+    └── FixError (60)              a fix playbook failed, was refused, or could not run
 """
 
 from __future__ import annotations
@@ -115,3 +116,9 @@ class CaseError(RemotefixError):
 
 class BundleError(RemotefixError):
     exit_code = 50
+
+
+class FixError(RemotefixError):
+    """A fix playbook could not run, failed on a host, or was refused (e.g. a lab run failed)."""
+
+    exit_code = 60

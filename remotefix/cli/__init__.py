@@ -15,6 +15,7 @@ from remotefix.cli.demo import demo
 from remotefix.cli.diagnose import diagnose_cmd
 from remotefix.cli.doctor import doctor
 from remotefix.cli.fingerprint import fingerprint
+from remotefix.cli.fix import fix_cmd
 from remotefix.cli.hosts import hosts
 from remotefix.cli.images import images
 from remotefix.cli.lab import lab
@@ -36,7 +37,7 @@ def cli(ctx: click.Context, as_json: bool, verbose: int) -> None:
 COMMANDS = (
     doctor, images, targets, hosts, consent, run, shell, audit,
     diagnose_cmd, collector_script, bundle, fingerprint, triage_cmd, lab,
-    case, repro, regress, demo,
+    case, repro, regress, fix_cmd, demo,
 )  # fmt: skip
 for command in COMMANDS:
     cli.add_command(command)

@@ -8,6 +8,7 @@ Commands in a lab go through the same audited session as remote ones; a lab need
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import re
 import subprocess
@@ -40,6 +41,7 @@ Progress = Callable[[str], None]
 NAME_LABEL = "remotefix.lab"
 CASE_LABEL = "remotefix.case"
 CREATED_LABEL = "remotefix.created"
+WORKSPACE_LABEL = "remotefix.workspace"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 READY_TIMEOUT = 60.0
 
@@ -159,6 +161,7 @@ def _start(
         CASE_LABEL: case,
         SPEC_LABEL: digest,
         CREATED_LABEL: created,
+        WORKSPACE_LABEL: workspace_id(workspace),
     }
     hostname = _hostname((customer or {}).get("hostname") or name)
     with dockerapi.docker_errors(f"starting lab {name}"):
@@ -242,8 +245,16 @@ def _save(workspace: Workspace, lab: Lab) -> None:
     tmp.replace(path)
 
 
-def _containers(api: docker.DockerClient, name: str | None = None) -> list[Any]:
-    filters = {"label": [f"{KIND_LABEL}=lab"] + ([f"{NAME_LABEL}={name}"] if name else [])}
+def workspace_id(workspace: Workspace) -> str:
+    """Labs belong to the workspace that made them: ls, down and prune never touch another's."""
+    return hashlib.sha256(str(workspace.root.resolve()).encode()).hexdigest()[:16]
+
+
+def _containers(
+    api: docker.DockerClient, workspace: Workspace, name: str | None = None
+) -> list[Any]:
+    wanted = [f"{KIND_LABEL}=lab", f"{WORKSPACE_LABEL}={workspace_id(workspace)}"]
+    filters = {"label": wanted + ([f"{NAME_LABEL}={name}"] if name else [])}
     with dockerapi.docker_errors("listing labs"):
         return list(api.containers.list(all=True, filters=filters))
 
@@ -251,7 +262,7 @@ def _containers(api: docker.DockerClient, name: str | None = None) -> list[Any]:
 def list_labs(workspace: Workspace) -> list[Lab]:
     """Every lab Docker knows (the truth), with what the workspace recorded about it."""
     labs = []
-    for container in _containers(dockerapi.client()):
+    for container in _containers(dockerapi.client(), workspace):
         labels = container.labels
         name = labels.get(NAME_LABEL, container.name)
         saved = _load(workspace, name)
@@ -287,7 +298,7 @@ def get_lab(name: str, workspace: Workspace) -> Lab:
 
 def down(name: str, *, workspace: Workspace) -> bool:
     """Remove the lab's container and its workspace record; False when there was none."""
-    found = _containers(dockerapi.client(), name)
+    found = _containers(dockerapi.client(), workspace, name)
     for container in found:
         with (
             dockerapi.docker_errors(f"removing lab {name}"),
@@ -318,7 +329,7 @@ def snapshot(name: str, tag: str, *, workspace: Workspace) -> str:
     if not re.match(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$", tag):
         raise ConfigError(f"bad snapshot tag {tag!r}", hint="letters, digits, '.', '_' and '-'")
     get_lab(name, workspace)
-    (container,) = _containers(dockerapi.client(), name)
+    (container,) = _containers(dockerapi.client(), workspace, name)
     labels = dockerapi.labels(**{KIND_LABEL: "lab-snapshot", NAME_LABEL: name})
     changes = [f'LABEL {k}="{v}"' for k, v in labels.items()]
     with dockerapi.docker_errors(f"snapshotting lab {name}"):

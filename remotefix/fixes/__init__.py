@@ -1,0 +1,1 @@
+"""Fixes: Ansible playbooks run through ansible-runner, practised on labs first."""

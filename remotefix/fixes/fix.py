@@ -1,0 +1,203 @@
+"""Apply a fix playbook the careful way: consent first, practise on the lab, check with diff,
+confirm, apply, prove idempotence, and show the before/after fingerprint diff.
+
+Every task event becomes an audit record under the case; a host whose task fails stops there
+and the others go on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from remotefix.audit import AuditLog
+from remotefix.consent import Scope
+from remotefix.errors import FixError
+from remotefix.fingerprint import diff_fingerprints
+from remotefix.fixes.ansible import Host, PlaybookRun, TaskEvent, host_for, run_playbook
+from remotefix.lab import labs
+from remotefix.lab.fidelity import lab_fingerprint
+from remotefix.session import Session
+from remotefix.targets import Target
+from remotefix.workspace import Workspace
+
+Confirm = Callable[[PlaybookRun], bool]
+Progress = Callable[[str], None]
+
+
+@dataclass
+class Practice:
+    """The same playbook on a lab: check, apply, then a second apply that must change nothing."""
+
+    lab: str
+    check: PlaybookRun
+    apply: PlaybookRun
+    again: PlaybookRun
+
+    @property
+    def passed(self) -> bool:
+        runs = (self.check, self.apply, self.again)
+        return all(not r.failed_hosts() for r in runs) and self.again.changed(self.lab) == 0
+
+
+@dataclass
+class FixReport:
+    playbook: str
+    case: str
+    practice: Practice | None = None
+    check: PlaybookRun | None = None
+    applied: bool = False
+    apply: PlaybookRun | None = None
+    again: PlaybookRun | None = None
+    diffs: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def failed_hosts(self) -> list[str]:
+        runs = [r for r in (self.check, self.apply, self.again) if r is not None]
+        return sorted({h for r in runs for h in r.failed_hosts()})
+
+    def not_idempotent(self) -> list[str]:
+        if self.again is None:
+            return []
+        return sorted(h for h in self.again.stats if self.again.changed(h))
+
+
+def lab_host(name: str, workspace: Workspace) -> Host:
+    """A lab as Ansible sees it: its sshd on 127.0.0.1 with its pinned host key."""
+    lab = labs.get_lab(name, workspace)
+    if not lab.ssh_port or not lab.host_key:
+        raise FixError(f"lab {name} has no recorded sshd", hint="bring it up again with lab up")
+    known = workspace.labs / f"{name}.known_hosts"
+    known.write_text(f"[127.0.0.1]:{lab.ssh_port} {lab.host_key}\n")
+    return Host(
+        name,
+        address="127.0.0.1",
+        port=lab.ssh_port,
+        user="root",
+        key_file=str(labs.lab_key_path(workspace)),
+        known_hosts=str(known),
+    )
+
+
+def practise(
+    playbook: Path,
+    lab: str,
+    *,
+    case: str,
+    workspace: Workspace,
+    extra_vars: dict[str, str] | None = None,
+    progress: Progress | None = None,
+) -> Practice:
+    """Check, apply and re-apply on the lab (audited like any lab command)."""
+    say = progress or (lambda _: None)
+    host = lab_host(lab, workspace)
+    runs = []
+    for phase, check in (("check", True), ("apply", False), ("idempotence", False)):
+        say(f"lab {lab}: {phase}")
+        sink = _auditor(workspace, case, playbook, f"lab-{phase}", {lab: None})
+        runs.append(
+            run_playbook(playbook, [host], check=check, extra_vars=extra_vars, on_event=sink)
+        )
+    return Practice(lab, *runs)
+
+
+def fix(
+    playbook: Path,
+    targets: list[Target],
+    *,
+    case: str,
+    workspace: Workspace,
+    confirm: Confirm,
+    extra_vars: dict[str, str] | None = None,
+    lab: str | None = None,
+    require_lab_pass: bool = False,
+    progress: Progress | None = None,
+) -> FixReport:
+    """The whole careful road on the customer's targets (see the module docstring)."""
+    say = progress or (lambda _: None)
+    report = FixReport(playbook.name, case)
+    grants = {}
+    for target in targets:  # refused before anything runs anywhere
+        with Session(target, case=case, workspace=workspace) as session:
+            grant = session.check_consent(Scope.FIX, attempted=f"fix {playbook.name}")
+            grants[target.name] = grant.id if grant else None
+    if lab:
+        report.practice = practise(
+            playbook, lab, case=case, workspace=workspace, extra_vars=extra_vars, progress=say
+        )
+        if require_lab_pass and not report.practice.passed:
+            raise FixError(
+                f"the fix did not pass on lab {lab}; not applying it to the customer",
+                hint="see the lab run above, or drop --require-lab-pass",
+            )
+    if not targets:  # practice only
+        return report
+    hosts = [host_for(t, workspace) for t in targets]
+    before = _fingerprints(targets, case, workspace)
+    say("check mode with diff: what would change")
+    report.check = run_playbook(
+        playbook,
+        hosts,
+        check=True,
+        extra_vars=extra_vars,
+        on_event=_auditor(workspace, case, playbook, "check", grants),
+    )
+    hosts = [h for h in hosts if h.name not in report.check.failed_hosts()]  # the rest go on
+    if not hosts or not confirm(report.check):
+        return report
+    targets = [t for t in targets if t.name in {h.name for h in hosts}]
+    say("applying")
+    report.applied = True
+    report.apply = run_playbook(
+        playbook,
+        hosts,
+        check=False,
+        extra_vars=extra_vars,
+        on_event=_auditor(workspace, case, playbook, "apply", grants),
+    )
+    say("applying again: it must change nothing (idempotence)")
+    report.again = run_playbook(
+        playbook,
+        hosts,
+        check=False,
+        extra_vars=extra_vars,
+        on_event=_auditor(workspace, case, playbook, "idempotence", grants),
+    )
+    after = _fingerprints(targets, case, workspace)
+    report.diffs = {n: diff_fingerprints(before[n], after[n]) for n in before if n in after}
+    return report
+
+
+def _fingerprints(targets: list[Target], case: str, workspace: Workspace) -> dict[str, Any]:
+    out = {}
+    for target in targets:
+        with Session(target, case=case, workspace=workspace) as session:
+            out[target.name] = lab_fingerprint(session)
+    return out
+
+
+def _auditor(
+    workspace: Workspace, case: str, playbook: Path, phase: str, grants: dict[str, str | None]
+) -> Callable[[TaskEvent], None]:
+    log = AuditLog(workspace)
+
+    def record(event: TaskEvent) -> None:
+        log.append(
+            action=f"fix-{phase}",
+            case=case,
+            target=event.host,
+            consent_id=grants.get(event.host),
+            scope=Scope.FIX.value,
+            command=f"{playbook.name}: {event.task}",
+            exit_code=0 if event.status in ("ok", "skipped") else 1,
+            duration_s=event.duration_s,
+            extra={
+                "status": event.status,
+                "changed": event.changed,
+                "message": event.message[:200],
+            },
+        )
+
+    return record
