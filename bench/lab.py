@@ -70,6 +70,7 @@ def main() -> None:
                 tag=hand_tag,
                 nocache=True,
                 rm=True,
+                forcerm=True,
                 labels=dockerapi.labels(),
             )
         )

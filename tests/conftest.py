@@ -19,6 +19,7 @@ from tests.fixtures.docker import (  # noqa: F401  (fixtures are registered by i
     customer_factory,
     docker_api,
     labelled_containers,
+    remove_lab_images,
 )
 from tests.fixtures.sshd import sshd, sshd_factory  # noqa: F401
 from tests.winrm_endpoint.fixture import winrm_endpoint, winrm_https_endpoint  # noqa: F401
@@ -36,6 +37,7 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    remove_lab_images(RUN_ID)
     leaked = labelled_containers(RUN_ID)
     if leaked:
         print(

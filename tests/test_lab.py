@@ -4,10 +4,8 @@ whole road from a customer's bundle to a verified lab."""
 from __future__ import annotations
 
 import json
-import os
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -18,7 +16,6 @@ from click.testing import CliRunner
 
 from remotefix.cli import cli
 from remotefix.consent import ConsentStore, Scope
-from remotefix.dockerapi import RUN_ENV, RUN_LABEL
 from remotefix.lab.build import INDEX_REPOSITORY, KIND_LABEL, index_image
 from remotefix.lab.catalog import BaseImage, Catalog
 from remotefix.lab.versions import parse_madison
@@ -34,17 +31,6 @@ def _cli(*args: str) -> tuple[int, Any]:
         return result.exit_code, json.loads(result.stdout)
     except ValueError:
         return result.exit_code, result.output
-
-
-@pytest.fixture(scope="module", autouse=True)
-def remove_lab_images(docker_api: docker.DockerClient) -> Iterator[None]:
-    """Lab images, snapshots and apt indexes this run built are removed when the module ends."""
-    yield
-    run = os.environ[RUN_ENV]
-    for kind in ("lab-snapshot", "lab-image", "lab-index"):
-        wanted = {"label": [f"{KIND_LABEL}={kind}", f"{RUN_LABEL}={run}"]}
-        for image in docker_api.images.list(filters=wanted):
-            docker_api.images.remove(image.id, force=True)
 
 
 @pytest.fixture(scope="module")

@@ -167,7 +167,8 @@ def reproduce(
     label, spec = case_spec(case, on, bundle)
     expected = case.reproduces_on.get(label) if bundle is None else None
     result = ReproResult(case.id, label, "ERROR", expected)
-    name = f"repro-{case.id.lower()}-{safe_name(label.split(':')[-1])[:20]}-{uuid.uuid4().hex[:4]}"
+    where = "bundle" if bundle else safe_name(label.split(":")[-1])[:20]
+    name = f"repro-{case.id.lower()}-{where}-{uuid.uuid4().hex[:4]}"
     try:
         lab = labs.up(
             spec, workspace=workspace, name=name, case=case.id, progress=progress or _quiet

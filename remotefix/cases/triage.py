@@ -58,7 +58,13 @@ def triage(bundle: Path, cases: list[KnownIssue]) -> list[CaseMatch]:
                     & set(opened.members))  # fmt: skip
     members = read_members(bundle, wanted) if wanted else {}
     results = [evaluate(c, opened.fingerprint, members, set(opened.members)) for c in cases]
-    return sorted(results, key=lambda m: (not m.matched, not m.possible, -m.confidence, m.case))
+    return sorted(results, key=_rank)
+
+
+def _rank(m: CaseMatch) -> tuple[bool, bool, int, float, str]:
+    """Matches first; among them, those backed by observed evidence (the symptom itself)."""
+    seen = sum(c["rule"].startswith("evidence") and c["result"] == "true" for c in m.checks)
+    return (not m.matched, not m.possible, -seen, -m.confidence, m.case)
 
 
 def evaluate(

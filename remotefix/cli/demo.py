@@ -20,7 +20,7 @@ from remotefix.demo import run_demo
 )
 @pass_app
 def demo(app: App, keep: bool, home: Path | None) -> None:
-    """Consent → SSH session → audit, on a throw-away customer container."""
+    """The whole story on a throw-away customer: diagnose, triage, lab, repro, fix, verify."""
 
     def narrate(stage: str, message: str) -> None:
         if not app.json:
@@ -42,6 +42,7 @@ def demo(app: App, keep: bool, home: Path | None) -> None:
             "total_s": report.total_s,
             "workspace": str(report.workspace),
             "kept": report.kept,
+            "facts": report.facts,
         },
         render,
     )

@@ -4,7 +4,6 @@ applied, proved idempotent, with the before/after fingerprint diff."""
 from __future__ import annotations
 
 from dataclasses import asdict
-from pathlib import Path
 from typing import Any
 
 import click
@@ -14,20 +13,8 @@ from rich.table import Table
 from remotefix.cli._app import App, pass_app
 from remotefix.errors import ConfigError, FixError
 from remotefix.fixes.ansible import PlaybookRun
-from remotefix.fixes.fix import FixReport, fix
+from remotefix.fixes.fix import FixReport, find_playbook, fix
 from remotefix.inventory import resolve_targets
-from remotefix.resources import data_dir
-
-
-def find_playbook(name: str) -> Path:
-    """A playbook path, or a name in the shipped ``playbooks/`` folder."""
-    path = Path(name)
-    if path.is_file():
-        return path
-    for candidate in (data_dir("playbooks") / name, data_dir("playbooks") / f"{name}.yml"):
-        if candidate.is_file():
-            return candidate
-    raise ConfigError(f"playbook {name!r} not found", hint=f"see {data_dir('playbooks')}")
 
 
 def parse_extra_vars(pairs: tuple[str, ...]) -> dict[str, str]:

@@ -14,11 +14,12 @@ from typing import Any
 
 from remotefix.audit import AuditLog
 from remotefix.consent import Scope
-from remotefix.errors import FixError
+from remotefix.errors import ConfigError, FixError
 from remotefix.fingerprint import diff_fingerprints
 from remotefix.fixes.ansible import Host, PlaybookRun, TaskEvent, host_for, run_playbook
 from remotefix.lab import labs
 from remotefix.lab.fidelity import lab_fingerprint
+from remotefix.resources import data_dir
 from remotefix.session import Session
 from remotefix.targets import Target
 from remotefix.workspace import Workspace
@@ -62,6 +63,17 @@ class FixReport:
         if self.again is None:
             return []
         return sorted(h for h in self.again.stats if self.again.changed(h))
+
+
+def find_playbook(name: str) -> Path:
+    """A playbook path, or a name in the shipped ``playbooks/`` folder."""
+    path = Path(name)
+    if path.is_file():
+        return path
+    for candidate in (data_dir("playbooks") / name, data_dir("playbooks") / f"{name}.yml"):
+        if candidate.is_file():
+            return candidate
+    raise ConfigError(f"playbook {name!r} not found", hint=f"see {data_dir('playbooks')}")
 
 
 def lab_host(name: str, workspace: Workspace) -> Host:

@@ -13,6 +13,7 @@ Two layers of caching:
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import json
 import re
@@ -165,7 +166,8 @@ def build_lab_image(
     base = catalog.resolve(spec.base)
     index = index_image(api, base, catalog, refresh=refresh_index, progress=progress)
     tooling = tuple(t for t in catalog.lab_tooling if t not in spec.packages)
-    digest = spec_hash(spec, files, _image_id(api, index), f"{RECIPE}:{','.join(tooling)}")
+    init = hashlib.sha256(_INIT.read_bytes()).hexdigest()[:12]  # the recipe includes the init
+    digest = spec_hash(spec, files, _image_id(api, index), f"{RECIPE}:{init}:{','.join(tooling)}")
     tag = f"{LAB_REPOSITORY}:{digest}"
     if _image_exists(api, tag):
         choices = json.loads(api.images.get(tag).labels.get("remotefix.choices", "{}"))

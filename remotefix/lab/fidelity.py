@@ -153,7 +153,18 @@ def _packages(
     for name, choice in choices.items():
         wanted = theirs.get(name, choice.wanted)
         got = ours.get(name)
-        if got is None:
+        if got is None and customer is not None and name not in theirs:
+            items.append(
+                Item(
+                    "package",
+                    name,
+                    "exact",
+                    None,
+                    None,
+                    "not fully installed on the customer nor in the lab",
+                )
+            )
+        elif got is None:
             items.append(Item("package", name, "missing", wanted, None, "not installed in the lab"))
         elif wanted in ("*", got):
             items.append(Item("package", name, "exact", wanted, got))

@@ -9,11 +9,7 @@ if [ -n "${REMOTEFIX_LAB_KEY:-}" ]; then
   printf '%s\n' "$REMOTEFIX_LAB_KEY" > /root/.ssh/authorized_keys
   chmod 700 /root/.ssh && chmod 600 /root/.ssh/authorized_keys
 fi
-if [ -x /usr/sbin/sshd ]; then
-  ssh-keygen -A >/dev/null 2>&1
-  /usr/sbin/sshd -o PermitRootLogin=prohibit-password -o PasswordAuthentication=no \
-    >"$state/sshd.log" 2>&1 || echo "sshd failed to start" >>"$state/sshd.log"
-fi
+[ -x /usr/sbin/sshd ] && ssh-keygen -A >/dev/null 2>&1
 : >"$state/services"
 for name in ${REMOTEFIX_LAB_SERVICES:-}; do
   if [ -x "/etc/init.d/$name" ]; then
@@ -26,6 +22,11 @@ for name in ${REMOTEFIX_LAB_SERVICES:-}; do
     printf '%s\tmissing\tno init script /etc/init.d/%s\n' "$name" "$name" >>"$state/services"
   fi
 done
+# sshd for `lab ssh` and Ansible, unless the spec's own ssh service (customer config) runs it
+if [ -x /usr/sbin/sshd ] && ! pidof sshd >/dev/null 2>&1; then
+  /usr/sbin/sshd -o PermitRootLogin=prohibit-password -o PasswordAuthentication=no \
+    >"$state/sshd.log" 2>&1 || echo "sshd failed to start" >>"$state/sshd.log"
+fi
 touch "$state/ready"
 trap 'exit 0' TERM INT
 while :; do sleep 3600 & wait $!; done
