@@ -381,9 +381,17 @@ def test_encode_powershell() -> None:
     assert encode_powershell("dir") == "ZABpAHIA"
 
 
-def test_script_too_long_for_a_command_line_is_refused(winrm_endpoint: WinRMEndpoint) -> None:
+def test_a_script_too_long_for_a_command_line_goes_through_stdin(
+    winrm_endpoint: WinRMEndpoint,
+) -> None:
+    with connect(winrm_endpoint) as t:
+        result = t.run("echo " + "x" * 6000)
+    assert result.exit_code == 0 and result.stdout.strip() == b"x" * 6000
+
+
+def test_too_long_with_its_own_stdin_is_refused(winrm_endpoint: WinRMEndpoint) -> None:
     with connect(winrm_endpoint) as t, pytest.raises(TransportError, match="too long"):
-        t.run("echo " + "x" * 4000)
+        t.run("cat; echo " + "x" * 4000, stdin=b"hi")
     assert winrm_endpoint.counts.get("Command", 0) == 0
 
 

@@ -7,7 +7,6 @@ import click
 from remotefix.cli._app import App, pass_app
 from remotefix.collect.script import render_script
 from remotefix.collect.specs import load_collectors, select_collectors
-from remotefix.errors import ConfigError
 
 
 @click.command("collector-script")
@@ -19,12 +18,8 @@ from remotefix.errors import ConfigError
 def collector_script(
     app: App, os_family: str, profile: str, only: tuple[str, ...], skip: tuple[str, ...]
 ) -> None:
-    """Print a POSIX sh script that collects what `diagnose` would; import its output with
-    `remotefix bundle import OUTPUT --case C --target-name NAME`."""
-    if os_family != "linux":
-        raise ConfigError(
-            "the Windows collection script is not available yet", hint="use --os linux"
-        )
+    """Print a script (POSIX sh, or PowerShell with --os windows) that collects what `diagnose`
+    would; import its output with `remotefix bundle import OUTPUT --case C --target-name NAME`."""
     collectors = select_collectors(
         load_collectors(os_family),
         profile=profile,

@@ -33,7 +33,7 @@ def import_output(
         raise BundleError(
             f"{source} comes from a newer script (v{header.version}); upgrade remotefix"
         )
-    by_name = {c.name: c for c in load_collectors("linux")}
+    by_name = {c.name: c for c in load_collectors(header.os)}
     collectors = [by_name[n] for n in header.collectors if n in by_name]
     items, whole = parse_output(data)
     started = _when(header.started_at)

@@ -27,6 +27,7 @@ from remotefix.collect.script import (
 from remotefix.collect.specs import Collector
 from remotefix.consent import Scope
 from remotefix.fingerprint import build_fingerprint
+from remotefix.fingerprint_windows import build_windows_fingerprint
 from remotefix.session import Session
 
 DIAGNOSE_OUTPUT_CAP = 512 * 1024 * 1024
@@ -100,7 +101,8 @@ def write_bundle(
         learn_identities(redactor, collected.items)
     clean = [_redacted(item, redactor) for item in collected.items]
     items = [item for item, _ in clean]  # from here on only redacted bytes are used
-    fingerprint = build_fingerprint(items)
+    windows = bool(collectors) and collectors[0].os == "windows"
+    fingerprint = build_windows_fingerprint(items) if windows else build_fingerprint(items)
     with BundleWriter(dest) as writer:
         entries, counts = _write_items(writer, clean)
         manifest = _manifest(collected, items, collectors, entries, counts, meta, redactor)

@@ -28,6 +28,7 @@ SCRIPT_VERSION = 1
 MAX_FILES_PER_GLOB = 200
 
 _PRELUDE = Path(__file__).with_name("prelude.sh")
+_PRELUDE_PS = Path(__file__).with_name("prelude.ps1")
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,18 +51,43 @@ class Item:
 
 
 def render_script(collectors: list[Collector], *, profile: str = "custom") -> str:
-    """The collection script for ``collectors`` (POSIX sh; needs coreutils-like tools only)."""
+    """The collection script for ``collectors``: POSIX sh (coreutils-like tools only), or
+    PowerShell when the collectors are Windows ones."""
+    windows = bool(collectors) and all(c.os == "windows" for c in collectors)
     names = ", ".join(c.name for c in collectors)
-    prelude = _PRELUDE.read_text(encoding="utf-8")
+    prelude = (_PRELUDE_PS if windows else _PRELUDE).read_text(encoding="utf-8")
     for key, value in {
-        "VERSION": SCRIPT_VERSION, "COUNT": len(collectors), "NAMES": names,
-        "MAX_FILES": MAX_FILES_PER_GLOB, "PROFILE": profile,
+        "VERSION": SCRIPT_VERSION,
+        "COUNT": len(collectors),
+        "NAMES": names,
+        "MAX_FILES": MAX_FILES_PER_GLOB,
+        "PROFILE": profile,
         "NAMES_CSV": ",".join(c.name for c in collectors),
-    }.items():  # fmt: skip
+    }.items():
         prelude = prelude.replace(f"@{key}@", str(value))
     parts = [prelude]
-    parts += [_collector_block(c) for c in collectors]
+    parts += [_ps_block(c) if windows else _collector_block(c) for c in collectors]
     return "\n".join(parts) + "\nexit 0\n"
+
+
+def _ps_quote(text: str) -> str:
+    """A PowerShell single-quoted literal (only ' needs doubling)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _ps_block(c: Collector) -> str:
+    q = _ps_quote
+    body = [
+        f"  rfx_run {q(c.name + '/' + cmd.name)} {c.timeout} {c.max_bytes} {q(cmd.run)}"
+        for cmd in c.commands
+    ]
+    body += [f"  rfx_file {q(c.name)} {q(glob)} {c.timeout} {c.max_bytes}" for glob in c.files]
+    lines = [f"# {c.name}: {c.description}"]
+    if c.when:
+        lines += [f"if ({c.when}) {{", *body, f"}} else {{ rfx_skip {q(c.name)} }}"]
+    else:
+        lines += [line[2:] for line in body]
+    return "\n".join(lines)
 
 
 def _collector_block(c: Collector) -> str:
@@ -90,6 +116,7 @@ class ScriptHeader:
     profile: str
     collectors: tuple[str, ...]
     started_at: str
+    os: str = "linux"
 
 
 def parse_header(data: bytes) -> ScriptHeader | None:
@@ -97,10 +124,12 @@ def parse_header(data: bytes) -> ScriptHeader | None:
     for line in data.split(b"\n", 20)[:20]:
         if line.startswith(HEADER_MARKER.encode()):
             fields = line.decode("ascii", errors="replace").split()
-            if len(fields) == 5 and fields[1].isdigit():
-                return ScriptHeader(
-                    int(fields[1]), fields[2], tuple(fields[3].split(",")), fields[4]
-                )
+            if len(fields) in (5, 6) and fields[1].isdigit():
+                os_family = fields[5] if len(fields) == 6 else "linux"
+                if os_family not in ("linux", "windows"):
+                    return None
+                names = tuple(fields[3].split(","))
+                return ScriptHeader(int(fields[1]), fields[2], names, fields[4], os_family)
     return None
 
 

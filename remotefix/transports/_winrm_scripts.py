@@ -61,6 +61,21 @@ def encode_powershell(script: str) -> str:
     return base64.b64encode(script.encode("utf-16-le")).decode("ascii")
 
 
+STDIN_BOOTSTRAP = (
+    "# remotefix stdin script v1\n"
+    "$rfxScript = [Console]::In.ReadToEnd()\n"
+    "& ([scriptblock]::Create($rfxScript))\n"
+    "exit $LASTEXITCODE\n"
+)
+"""Runs a script too long for a command line: the script itself comes through stdin (Send)."""
+
+
+def fits_command_line(script: str) -> bool:
+    encoded = encode_powershell(script)
+    args = (*POWERSHELL_ARGS, "-EncodedCommand", encoded)
+    return len(POWERSHELL) + sum(len(a) + 1 for a in args) <= MAX_COMMAND_LINE
+
+
 def powershell_arguments(script: str) -> tuple[str, ...]:
     """Arguments of ``powershell.exe`` running ``script``; refuses what cmd.exe would cut."""
     encoded = encode_powershell(script)

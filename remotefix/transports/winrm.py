@@ -31,7 +31,9 @@ from remotefix.transports._winrm_errors import Peer, translate_errors
 from remotefix.transports._winrm_parse import clixml_to_text
 from remotefix.transports._winrm_scripts import (
     POWERSHELL,
+    STDIN_BOOTSTRAP,
     encode_powershell,
+    fits_command_line,
     powershell_arguments,
     read_file_script,
     read_output_cap,
@@ -157,7 +159,12 @@ class WinRMTransport(BaseTransport):
     def _powershell(
         self, command: str, script: str, *, timeout: float, stdin: bytes | None, cap: int = 0
     ) -> CommandResult:
-        """Run ``script`` with powershell.exe; its CLIXML error stream comes back as text."""
+        """Run ``script`` with powershell.exe; its CLIXML error stream comes back as text.
+
+        A script longer than a command line may be (8191) goes through stdin behind a short
+        bootstrap, when stdin is free (ASCII scripts: stdin is read in the console code page)."""
+        if stdin is None and not fits_command_line(script):
+            script, stdin = STDIN_BOOTSTRAP, script.encode("utf-8")
         args = powershell_arguments(script)
         result = self._execute(command, POWERSHELL, args, timeout=timeout, stdin=stdin, cap=cap)
         return dataclasses.replace(result, stderr=clixml_to_text(result.stderr))

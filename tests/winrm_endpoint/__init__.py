@@ -31,6 +31,12 @@ What it does NOT do (only a real Windows host proves these):
     and runs the POSIX equivalent (``head -c LIMIT | base64``) with the same output contract.
     Whether the PowerShell itself works (Test-Path, access denied on ACLs) is untested here; as
     the tests run as root, "access denied" is only tested at the result-mapping level.
+  * The PowerShell collection script of ``remotefix diagnose`` (first line ``# remotefix
+    collection script``) is *not executed* either: a test may set
+    ``commands.COLLECTION_REPLAY["output"]`` to a recorded output (the Windows fixtures in
+    ``tests/fixtures/windows`` rendered to the script's frame), which the endpoint then returns
+    as the command's stdout. That proves transport, framing, parsing, redaction, bundle and
+    fingerprint over WinRM; it does not prove the PowerShell collectors themselves.
   * No Kerberos, CredSSP, certificate auth, WinRM quotas, MaxEnvelopeSize enforcement, shell
     idle timeouts, PowerShell remoting (PSRP), or Windows-specific fault texts beyond those above.
   * Console-mode stdin (``WINRS_CONSOLEMODE_STDIN=TRUE``) is modelled as an already closed stdin.

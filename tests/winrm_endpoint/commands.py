@@ -26,6 +26,10 @@ from collections import deque
 from pathlib import Path
 
 READ_MARKER = "# remotefix read_file v1"
+COLLECTION_MARKER = "# remotefix collection script"
+COLLECTION_REPLAY: dict[str, Path] = {}
+"""Set ``COLLECTION_REPLAY["output"]`` to a recorded output of the PowerShell collection script:
+the endpoint then answers that script with it (no PowerShell runs here, see the package doc)."""
 _SUBSET = {
     "path": r"FromBase64String\('([A-Za-z0-9+/=]*)'\)",
     "limit": r"\$left = \[long\](\d+)",
@@ -44,8 +48,30 @@ def stand_in_argv(command: str, arguments: str) -> list[str]:
         script = base64.b64decode(encoded).decode("utf-16-le")
         if script.startswith(READ_MARKER):
             return ["/bin/sh", "-c", read_file_stand_in(script)]
+        if script.startswith(STDIN_MARKER):
+            return ["/bin/sh", "-c", stdin_stand_in()]
+        if script.startswith(COLLECTION_MARKER):
+            replay = COLLECTION_REPLAY.get("output")
+            if replay is None:
+                return ["/bin/sh", "-c", "echo 'no PowerShell on this endpoint' >&2; exit 1"]
+            return ["cat", str(replay)]
         return ["/bin/sh", "-c", script]
     return ["/bin/sh", "-c", f"{command} {arguments}".strip()]
+
+
+STDIN_MARKER = "# remotefix stdin script v1"
+
+
+def stdin_stand_in() -> str:
+    """The transport's stdin bootstrap: the script arrives on stdin; the collection script is
+    answered from the replay (if set), anything else runs with the POSIX shell."""
+    replay = COLLECTION_REPLAY.get("output")
+    answer = f"cat {shlex.quote(str(replay))}" if replay else "echo 'no PowerShell here' >&2; false"
+    return (
+        'f=$(mktemp); cat > "$f"; '
+        f'if head -n 1 "$f" | grep -q "^{COLLECTION_MARKER}"; then {answer}; else sh "$f"; fi; '
+        'rc=$?; rm -f "$f"; exit $rc'
+    )
 
 
 def read_file_stand_in(script: str) -> str:
