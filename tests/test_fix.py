@@ -151,3 +151,42 @@ def test_a_failing_task_stops_that_host_only(
     assert report["apply"]["stats"]["bad"]["failed"] == 1
     assert docker_api.containers.get(good.name).exec_run(["cat", "/etc/fixed"]).output == b"ok"
     assert docker_api.containers.get(bad.name).exec_run(["test", "-f", "/etc/fixed"]).exit_code == 1
+
+
+@pytest.mark.docker
+def test_require_lab_pass_refuses_to_touch_the_customer(
+    customer: Customer, client_key: KeyPair, docker_api: docker.DockerClient, tmp_path: Path
+) -> None:
+    spec = tmp_path / "lab.yaml"
+    spec.write_text("base: debian:12\n")
+    code, lab = _cli("lab", "up", str(spec), "--case", "C-REQ")
+    assert code == 0, lab
+    try:
+        _trust(customer)
+        address = f"{customer.address}?identity_file={client_key.private}"
+        _grant([customer.address], Scope.FIX, "C-REQ")
+        playbook = tmp_path / "marker.yml"
+        playbook.write_text(
+            "- hosts: all\n  gather_facts: false\n  tasks:\n"
+            "    - ansible.builtin.command: test -f /etc/remotefix-marker\n"
+            "    - ansible.builtin.copy: {dest: /etc/req-fixed, content: ok}\n"
+        )
+        result = CliRunner().invoke(
+            cli,
+            [
+                "fix",
+                str(playbook),
+                address,
+                "--case",
+                "C-REQ",
+                "--lab",
+                lab["name"],
+                "--require-lab-pass",
+                "--yes",
+            ],
+        )
+        assert result.exit_code == 60 and "did not pass on lab" in result.output
+        box = docker_api.containers.get(customer.name)
+        assert box.exec_run(["test", "-f", "/etc/req-fixed"]).exit_code == 1
+    finally:
+        _cli("lab", "down", lab["name"])

@@ -4,6 +4,9 @@ whole road from a customer's bundle to a verified lab."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
 import uuid
 from datetime import timedelta
@@ -41,6 +44,11 @@ def nginx_versions(docker_api: docker.DockerClient, base12: BaseImage) -> list[s
     out = docker_api.containers.run(index, ["apt-cache", "madison", "nginx"], remove=True,
                                     labels={"remotefix": "1"})  # fmt: skip
     return parse_madison(out.decode())["nginx"]
+
+
+def _subprocess(*args: str, keys: bytes = b"") -> subprocess.CompletedProcess[bytes]:
+    argv = [sys.executable, "-m", "remotefix", *args]
+    return subprocess.run(argv, input=keys, capture_output=True, timeout=60, env=os.environ.copy())
 
 
 def _items(report: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
@@ -81,8 +89,12 @@ def test_hand_spec_lab_lifecycle(tmp_path: Path, nginx_versions: list[str],
         assert code == 0 and out["stdout"] == "built\nup\n", out
         assert _cli("lab", "exec", name, "--", "exit 3")[0] == 3
 
-        ssh = CliRunner().invoke(cli, ["lab", "ssh", name, "--", "cat", "/etc/motd"])
-        assert ssh.exit_code == 0  # OpenSSH as a subprocess: its output is not captured here
+        ssh = _subprocess("lab", "ssh", name, "--", "cat", "/etc/motd")
+        assert ssh.returncode == 0 and ssh.stdout.startswith(b"hello from the lab"), ssh.stderr
+        shell = _subprocess("lab", "shell", name, keys=b"tty; echo answer-$((6*7)); exit 3\n")
+        assert (
+            shell.returncode == 3 and b"answer-42" in shell.stdout and b"/dev/pts/" in shell.stdout
+        )
 
         code, snap = _cli("lab", "snapshot", name, f"t{uuid.uuid4().hex[:6]}")
         assert (

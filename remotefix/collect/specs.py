@@ -7,6 +7,7 @@ turns a collector off.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -61,6 +62,13 @@ def load_collectors(os_family: str = "linux", path: Path | None = None) -> list[
     path = path or SPEC_DIR / f"{os_family}.yaml"
     if not path.is_file():
         raise ConfigError(f"no collector specs for {os_family!r} ({path} missing)")
+    stat = path.stat()
+    return list(_parsed(path, os_family, stat.st_mtime_ns, stat.st_size))
+
+
+@functools.lru_cache(maxsize=16)
+def _parsed(path: Path, os_family: str, mtime_ns: int, size: int) -> tuple[Collector, ...]:
+    """Parsed once per file version: a fleet run of many hosts parses the YAML once."""
     raw = load_yaml(path)
     if not isinstance(raw, list):
         raise ConfigError(f"{path}: expected a list of collectors")
@@ -69,7 +77,7 @@ def load_collectors(os_family: str = "linux", path: Path | None = None) -> list[
     duplicates = {n for n in names if names.count(n) > 1}
     if duplicates:
         raise ConfigError(f"{path}: duplicate collector names {sorted(duplicates)}")
-    return collectors
+    return tuple(collectors)
 
 
 def select_collectors(
