@@ -205,3 +205,15 @@ def test_shipped_case_reproduces_as_declared() -> None:
     assert code == 0 and out["verdict"] == "REPRODUCED" and out["as_declared"], out
     code, out = _cli("repro", "KI-0005", "--on", "debian:11")
     assert code == 0 and out["verdict"] == "NOT_REPRODUCED" and out["as_declared"], out
+
+
+@pytest.mark.docker
+def test_shipped_cases_regress_green_with_junit(tmp_path: Path) -> None:
+    """The CI regression suite itself: every shipped case x Debian 11/12/13, as declared."""
+    junit = tmp_path / "regress.xml"
+    code, rows = _cli("regress", "--junit", str(junit))
+    assert code == 0, [(r["case"], r["on"], r["verdict"], r["error"]) for r in rows]
+    assert len(rows) == len(load_cases()) * 3
+    suite = ET.parse(junit).getroot()  # noqa: S314 (our own file)
+    assert (suite.get("failures"), suite.get("errors")) == ("0", "0")
+    assert _cli("lab", "ls")[1] == []
