@@ -8,11 +8,23 @@ trap 'rm -rf "$RFX_T"' EXIT INT TERM
 if command -v timeout >/dev/null 2>&1; then RFX_TO=1; else RFX_TO=; fi
 printf '@@RFXSCRIPT@@ @VERSION@ @PROFILE@ @NAMES_CSV@ %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 
-rfx_now() {
-  d=$(date +%s%N 2>/dev/null)
-  case $d in *N*|'') echo $(( $(date +%s) * 1000000000 )) ;; *) echo "$d" ;; esac
-}
-rfx_b64() { base64 | tr -d '\n'; }
+# rfx_now: sets RFX_NOW to a clock in ns (/proc/uptime, read without a process; else date)
+if [ -r /proc/uptime ]; then
+  rfx_now() {
+    read -r RFX_NOW _ < /proc/uptime
+    RFX_NOW=$(( ${RFX_NOW%.*} * 1000000000 + 1${RFX_NOW#*.} * 10000000 - 1000000000 ))
+  }
+else
+  rfx_now() {
+    RFX_NOW=$(date +%s%N 2>/dev/null)
+    case $RFX_NOW in *N*|'') RFX_NOW=$(( $(date +%s) * 1000000000 )) ;; esac
+  }
+fi
+if printf x | base64 -w 0 >/dev/null 2>&1; then
+  rfx_b64() { base64 -w 0; }
+else
+  rfx_b64() { base64 | tr -d '\n'; }
+fi
 
 # rfx_go TIMEOUT ROOT COMMAND [ARG]: run COMMAND with sh ($1 = ARG), bounded, as root if ROOT=1
 rfx_go() {
@@ -27,9 +39,9 @@ rfx_go() {
 
 # rfx_emit KIND ID EXIT START_NS CAP: one framed record from $RFX_T/o and $RFX_T/e
 rfx_emit() {
-  e=$(rfx_now)
+  rfx_now; e=$RFX_NOW
   printf '@@RFX@@ %s %s %s %s %s %s\n' "$1" "$3" "$(( (e - $4) / 1000000 ))" \
-    "$(wc -c < "$RFX_T/o" | tr -d ' ')" "$(wc -c < "$RFX_T/e" | tr -d ' ')" \
+    $(wc -c < "$RFX_T/o") $(wc -c < "$RFX_T/e") \
     "$(printf '%s' "$2" | rfx_b64)"
   head -c "$5" "$RFX_T/o" | rfx_b64; echo
   head -c "$5" "$RFX_T/e" | rfx_b64; echo
@@ -37,7 +49,7 @@ rfx_emit() {
 
 # rfx_run ID TIMEOUT CAP ROOT COMMAND
 rfx_run() {
-  s=$(rfx_now)
+  rfx_now; s=$RFX_NOW
   rfx_go "$2" "$4" "$5" >"$RFX_T/o" 2>"$RFX_T/e" </dev/null
   rfx_emit cmd "$1" $? "$s" "$3"
 }
@@ -49,14 +61,14 @@ rfx_file() {
     [ -f "$f" ] || continue
     n=$((n + 1))
     [ "$n" -le @MAX_FILES@ ] || break
-    s=$(rfx_now)
+    rfx_now; s=$RFX_NOW
     rfx_go "$3" "$5" 'cat -- "$1"' "$f" >"$RFX_T/o" 2>"$RFX_T/e" </dev/null
     rfx_emit file "$1:$f" $? "$s" "$4"
   done
   if [ "$n" -eq 0 ]; then
-    : >"$RFX_T/o"; : >"$RFX_T/e"; rfx_emit missing "$1:$2" 0 "$(rfx_now)" 0
+    : >"$RFX_T/o"; : >"$RFX_T/e"; rfx_now; rfx_emit missing "$1:$2" 0 "$RFX_NOW" 0
   fi
 }
 
-rfx_skip() { : >"$RFX_T/o"; : >"$RFX_T/e"; rfx_emit skip "$1" 0 "$(rfx_now)" 0; }
+rfx_skip() { : >"$RFX_T/o"; : >"$RFX_T/e"; rfx_now; rfx_emit skip "$1" 0 "$RFX_NOW" 0; }
 
