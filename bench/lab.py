@@ -59,10 +59,11 @@ def main() -> None:
         )
         pinned = " ".join(f"{n}={c.version}" for n, c in versions.items())
         listed = " ".join(f"'{line}'" for line in sources)
+        tooling = " ".join(catalog.lab_tooling)  # the same tooling a lab gets
         dockerfile = (
             f"FROM {base.tag}\nRUN printf '%s\\n' {listed} > /etc/apt/sources.list.d/x.list && "
             "apt-get update -qq && DEBIAN_FRONTEND=noninteractive "
-            f"apt-get install -y -q --no-install-recommends {pinned} openssh-server\n"
+            f"apt-get install -y -q --no-install-recommends {pinned} {tooling}\n"
         )
         hand = _clock(
             lambda: api.images.build(
