@@ -10,14 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 
 from remotefix.cases.model import load_case, load_cases
 from remotefix.cases.regress import cells, parse_shard
 from remotefix.cases.triage import in_range, triage
-from remotefix.cli import cli
 from remotefix.collect.bundle import BundleWriter
 from remotefix.errors import ConfigError
+from tests.fixtures.cli import cli_json
 
 GOOD = """\
 id: KI-9001
@@ -28,14 +27,6 @@ repro:
     expect: {output_contains: hello}
 reproduces_on: {debian:12: true}
 """
-
-
-def _cli(*args: str) -> tuple[int, Any]:
-    result = CliRunner().invoke(cli, ["--json", *args])
-    try:
-        return result.exit_code, json.loads(result.stdout)
-    except ValueError:
-        return result.exit_code, result.output
 
 
 def test_shipped_cases_are_valid_and_each_runs_on_11_12_13() -> None:
@@ -81,10 +72,10 @@ def test_bad_case_files_name_file_and_key(
 
 def test_case_new_scaffolds_a_valid_case_and_lint_finds_it(tmp_path: Path) -> None:
     path = tmp_path / "ki-9002.yaml"
-    code, out = _cli("case", "new", "KI-9002", "--title", "Something: broke", "-o", str(path))
+    code, out = cli_json("case", "new", "KI-9002", "--title", "Something: broke", "-o", str(path))
     assert code == 0, out
-    assert _cli("case", "lint", str(path)) == (0, ["KI-9002"])
-    assert _cli("case", "new", "KI-9002", "--title", "again", "-o", str(path))[0] == 3
+    assert cli_json("case", "lint", str(path)) == (0, ["KI-9002"])
+    assert cli_json("case", "new", "KI-9002", "--title", "again", "-o", str(path))[0] == 3
 
 
 @pytest.mark.parametrize(
@@ -137,11 +128,11 @@ def test_triage_upgrade_decision_and_escalation(tmp_path: Path) -> None:
         "fixed_in: {nginx: 1.22.1-9+deb12u2}\n"
     )
     fp = {"os": {"id": "debian", "version_id": "12"}, "packages": {"nginx": "1.22.1-9+deb12u1"}}
-    code, out = _cli("triage", str(_bundle(tmp_path, fp, {})), "--cases", str(case))
+    code, out = cli_json("triage", str(_bundle(tmp_path, fp, {})), "--cases", str(case))
     assert code == 0 and out["matches"][0]["decision"] == "upgrade nginx to >= 1.22.1-9+deb12u2"
     fp["packages"]["nginx"] = "1.22.1-9+deb12u2"
     (tmp_path / "b.tar.gz").unlink()
-    code, out = _cli("triage", str(_bundle(tmp_path, fp, {})), "--cases", str(case))
+    code, out = cli_json("triage", str(_bundle(tmp_path, fp, {})), "--cases", str(case))
     assert out["matches"] == [] and "remotefix lab plan" in out["escalate"]
 
 
@@ -176,7 +167,7 @@ repro:
 reproduces_on: {{debian:11: true, debian:12: false}}
 """)
     junit = tmp_path / "junit.xml"
-    code, rows = _cli("regress", str(case), "--junit", str(junit), "--jobs", "2")
+    code, rows = cli_json("regress", str(case), "--junit", str(junit), "--jobs", "2")
     assert code == 40, rows
     verdicts = {r["on"]: (r["verdict"], r["as_declared"]) for r in rows}
     assert verdicts == {"debian:11": ("REPRODUCED", True), "debian:12": ("REPRODUCED", False)}
@@ -184,26 +175,26 @@ reproduces_on: {{debian:11: true, debian:12: false}}
     assert (suite.get("tests"), suite.get("failures"), suite.get("errors")) == ("2", "1", "0")
     evidence = json.loads(Path(rows[0]["evidence"]).read_text())
     assert evidence["steps"][2]["exit_code"] == 127
-    assert _cli("lab", "ls")[1] == []
+    assert cli_json("lab", "ls")[1] == []
 
 
 @pytest.mark.docker
 def test_repro_error_is_never_a_verdict(tmp_path: Path) -> None:
     case = tmp_path / "slow.yaml"
     case.write_text(GOOD.replace("run: echo hello", "run: sleep 30\n    timeout: 1"))
-    code, out = _cli("repro", str(case), "--keep", "on-failure")
+    code, out = cli_json("repro", str(case), "--keep", "on-failure")
     assert (
         code == 40 and out["verdict"] == "ERROR" and "timed out" in out["steps"][0]["problems"][0]
     )
     assert out["lab"]  # kept for inspection
-    assert _cli("lab", "down", out["lab"])[0] == 0
+    assert cli_json("lab", "down", out["lab"])[0] == 0
 
 
 @pytest.mark.docker
 def test_shipped_case_reproduces_as_declared() -> None:
-    code, out = _cli("repro", "KI-0005", "--on", "debian:12")
+    code, out = cli_json("repro", "KI-0005", "--on", "debian:12")
     assert code == 0 and out["verdict"] == "REPRODUCED" and out["as_declared"], out
-    code, out = _cli("repro", "KI-0005", "--on", "debian:11")
+    code, out = cli_json("repro", "KI-0005", "--on", "debian:11")
     assert code == 0 and out["verdict"] == "NOT_REPRODUCED" and out["as_declared"], out
 
 
@@ -211,9 +202,9 @@ def test_shipped_case_reproduces_as_declared() -> None:
 def test_shipped_cases_regress_green_with_junit(tmp_path: Path) -> None:
     """The CI regression suite itself: every shipped case x Debian 11/12/13, as declared."""
     junit = tmp_path / "regress.xml"
-    code, rows = _cli("regress", "--junit", str(junit))
+    code, rows = cli_json("regress", "--junit", str(junit))
     assert code == 0, [(r["case"], r["on"], r["verdict"], r["error"]) for r in rows]
     assert len(rows) == len(load_cases()) * 3
     suite = ET.parse(junit).getroot()  # noqa: S314 (our own file)
     assert (suite.get("failures"), suite.get("errors")) == ("0", "0")
-    assert _cli("lab", "ls")[1] == []
+    assert cli_json("lab", "ls")[1] == []

@@ -6,18 +6,16 @@ from __future__ import annotations
 import json
 import shlex
 import tarfile
-from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import docker
 import pytest
 from click.testing import CliRunner
 
 from remotefix.cli import cli
-from remotefix.consent import ConsentStore, Scope
 from remotefix.sandbox import Customer
 from remotefix.workspace import Workspace
+from tests.fixtures.cli import cli_json, grant, trust
 from tests.fixtures.docker import ContainerFactory, CustomerFactory, KeyPair
 
 pytestmark = pytest.mark.docker
@@ -42,17 +40,6 @@ def _plant(docker_api: docker.DockerClient, container: str) -> None:
         assert code == 0, out
 
 
-def _grant(targets: list[str], case: str = "C-100") -> str:
-    ws = Workspace.default().ensure()
-    return ConsentStore(ws).grant(case, targets, Scope.DIAGNOSE, timedelta(minutes=10), "J", "t").id
-
-
-def _trust(customer: Customer) -> None:
-    ws = Workspace.default().ensure()
-    with ws.known_hosts.open("a") as fh:
-        fh.write(customer.known_hosts_line + "\n")
-
-
 def _address(customer: Customer, key: KeyPair) -> str:
     return f"{customer.address}?identity_file={key.private}"
 
@@ -62,24 +49,18 @@ def _members(bundle: Path) -> dict[str, bytes]:
         return {m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}  # type: ignore[union-attr]
 
 
-def _diagnose(*args: str) -> tuple[int, Any]:
-    result = CliRunner().invoke(cli, ["--json", "diagnose", *args])
-    try:
-        return result.exit_code, json.loads(result.stdout)
-    except ValueError:
-        return result.exit_code, result.output
-
-
 def test_diagnose_over_ssh_writes_a_redacted_verifiable_bundle(
     customer_factory: CustomerFactory, client_key: KeyPair, docker_api: docker.DockerClient,
     tmp_path: Path,
 ) -> None:  # fmt: skip
     customer = customer_factory()
     _plant(docker_api, customer.name)
-    _trust(customer)
-    grant_id = _grant([customer.address])
+    trust(customer)
+    grant_id = grant([customer.address], "C-100")
     out = tmp_path / "cust.tar.gz"
-    code, report = _diagnose(_address(customer, client_key), "--case", "C-100", "-o", str(out))
+    code, report = cli_json(
+        "diagnose", _address(customer, client_key), "--case", "C-100", "-o", str(out)
+    )
     assert code == 0, report
     (row,) = report
     assert row["ok"] and not row["incomplete"], row
@@ -104,7 +85,7 @@ def test_diagnose_needs_consent_and_writes_nothing_without_it(
     name = container_factory("diag")
     outdir = tmp_path / "out"
     outdir.mkdir()
-    code, report = _diagnose(f"docker://{name}", "--case", "C-1", "-o", str(outdir / "b.tar.gz"),
+    code, report = cli_json("diagnose", f"docker://{name}", "--case", "C-1", "-o", str(outdir / "b.tar.gz"),
                              "--profile", "quick")  # fmt: skip
     assert code == 5, report
     assert list(outdir.iterdir()) == []
@@ -113,10 +94,10 @@ def test_diagnose_needs_consent_and_writes_nothing_without_it(
 
 def test_quick_profile_over_docker(container_factory: ContainerFactory, tmp_path: Path) -> None:
     name = container_factory("diag")
-    _grant([name], case="C-2")
+    grant([name], "C-2")
     out = tmp_path / "q.tar.gz"
-    code, report = _diagnose(
-        f"docker://{name}", "--case", "C-2", "-o", str(out), "--profile", "quick"
+    code, report = cli_json(
+        "diagnose", f"docker://{name}", "--case", "C-2", "-o", str(out), "--profile", "quick"
     )
     assert code == 0, report
     assert set(report[0]["collectors"]) == {"os", "platform", "packages", "services", "versions"}
@@ -125,17 +106,17 @@ def test_quick_profile_over_docker(container_factory: ContainerFactory, tmp_path
 def test_fleet_keeps_going_past_a_dead_host(
     customer: Customer, client_key: KeyPair, tmp_path: Path
 ) -> None:
-    _trust(customer)
+    trust(customer)
     inventory = tmp_path / "hosts.ini"
     inventory.write_text(
         f"good ansible_host=127.0.0.1 ansible_port={customer.port} ansible_user=root "
         f"ansible_ssh_private_key_file={client_key.private}\n"
         "dead ansible_host=127.0.0.1 ansible_port=1 ansible_user=root\n"
     )
-    _grant(["good", "dead"], case="C-3")
+    grant(["good", "dead"], "C-3")
     outdir = tmp_path / "bundles"
     outdir.mkdir()
-    code, report = _diagnose("-i", str(inventory), "--case", "C-3", "-o", str(outdir),
+    code, report = cli_json("diagnose", "-i", str(inventory), "--case", "C-3", "-o", str(outdir),
                              "--profile", "quick", "--forks", "4")  # fmt: skip
     rows = {r["target"]: r for r in report}
     assert rows["good"]["ok"] and Path(rows["good"]["bundle"]).is_file()
@@ -148,10 +129,12 @@ def test_fleet_keeps_going_past_a_dead_host(
 def test_offline_script_imports_to_the_same_fingerprint(
     customer: Customer, client_key: KeyPair, docker_api: docker.DockerClient, tmp_path: Path
 ) -> None:
-    _trust(customer)
-    _grant([customer.address], case="C-4")
+    trust(customer)
+    grant([customer.address], "C-4")
     remote = tmp_path / "remote.tar.gz"
-    code, report = _diagnose(_address(customer, client_key), "--case", "C-4", "-o", str(remote))
+    code, report = cli_json(
+        "diagnose", _address(customer, client_key), "--case", "C-4", "-o", str(remote)
+    )
     assert code == 0, report
     script = CliRunner().invoke(cli, ["collector-script", "--os", "linux"]).output
     container = docker_api.containers.get(customer.name)
@@ -184,9 +167,9 @@ def test_obfuscate_hides_host_names_and_keeps_the_map_outside(
 ) -> None:
     name = container_factory("diag")
     hostname = docker_api.containers.get(name).attrs["Config"]["Hostname"]
-    _grant([name], case="C-5")
+    grant([name], "C-5")
     out = tmp_path / "o.tar.gz"
-    code, report = _diagnose(f"docker://{name}", "--case", "C-5", "-o", str(out), "--obfuscate",
+    code, report = cli_json("diagnose", f"docker://{name}", "--case", "C-5", "-o", str(out), "--obfuscate",
                              "--only", "os", "--only", "network", "--only", "packages")  # fmt: skip
     assert code == 0, report
     members = _members(out)
@@ -200,11 +183,11 @@ def test_obfuscate_hides_host_names_and_keeps_the_map_outside(
 
 def test_user_redaction_rules_apply(container_factory: ContainerFactory, tmp_path: Path) -> None:
     name = container_factory("diag")
-    _grant([name], case="C-6")
+    grant([name], "C-6")
     rules = tmp_path / "rules.yaml"
     rules.write_text("- name: debian_codename\n  pattern: '(?P<secret>bookworm)'\n")
     out = tmp_path / "r.tar.gz"
-    code, report = _diagnose(f"docker://{name}", "--case", "C-6", "-o", str(out),
+    code, report = cli_json("diagnose", f"docker://{name}", "--case", "C-6", "-o", str(out),
                              "--only", "os", "--redact-rules", str(rules))  # fmt: skip
     assert code == 0, report
     manifest = json.loads(_members(out)["manifest.json"])

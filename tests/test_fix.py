@@ -5,7 +5,6 @@ events are audited, failures stop one host only."""
 from __future__ import annotations
 
 import json
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,13 +15,14 @@ from click.testing import CliRunner
 from remotefix.cases.model import load_cases
 from remotefix.cases.repro import run_steps
 from remotefix.cli import cli
-from remotefix.consent import ConsentStore, Scope
+from remotefix.consent import Scope
 from remotefix.fixes.ansible import Host
 from remotefix.lab import labs
 from remotefix.sandbox import Customer
 from remotefix.session import Session
 from remotefix.targets import parse_address
 from remotefix.workspace import Workspace
+from tests.fixtures.cli import cli_json, grant, trust
 from tests.fixtures.docker import CustomerFactory, KeyPair
 
 PLANT_KI_0004 = (
@@ -30,14 +30,6 @@ PLANT_KI_0004 = (
     " && dpkg-query -s hello | sed 's/^Status: .*/Status: install ok half-configured/'"
     " > /var/lib/dpkg/updates/0000"
 )
-
-
-def _cli(*args: str) -> tuple[int, Any]:
-    result = CliRunner().invoke(cli, ["--json", *args])
-    try:
-        return result.exit_code, json.loads(result.stdout)
-    except ValueError:
-        return result.exit_code, result.output
 
 
 def test_generated_inventory_holds_no_secret_and_checks_host_keys() -> None:
@@ -55,11 +47,13 @@ def test_generated_inventory_holds_no_secret_and_checks_host_keys() -> None:
 def test_each_shipped_playbook_fixes_its_case_on_a_lab(case_id: str, on: str) -> None:
     (case,) = load_cases([case_id])
     assert case.fix, f"{case_id} names no fix playbook"
-    code, before = _cli("repro", case_id, "--on", on, "--keep", "always")
+    code, before = cli_json("repro", case_id, "--on", on, "--keep", "always")
     assert code == 0 and before["verdict"] == "REPRODUCED", before
     lab = before["lab"]
     try:
-        code, report = _cli("fix", Path(case.fix).name, "--lab", lab, "--case", case_id, "--yes")
+        code, report = cli_json(
+            "fix", Path(case.fix).name, "--lab", lab, "--case", case_id, "--yes"
+        )
         assert code == 0, report
         practice = report["practice"]
         assert practice["passed"], practice
@@ -72,18 +66,7 @@ def test_each_shipped_playbook_fixes_its_case_on_a_lab(case_id: str, on: str) ->
         actions = {r["action"] for r in _audit(ws) if r["case"] == case_id}
         assert {"fix-lab-check", "fix-lab-apply", "fix-lab-idempotence", "repro"} <= actions
     finally:
-        _cli("lab", "down", lab)
-
-
-def _grant(targets: list[str], scope: Scope, case: str) -> None:
-    ws = Workspace.default().ensure()
-    ConsentStore(ws).grant(case, targets, scope, timedelta(minutes=10), "J. Customer", "test")
-
-
-def _trust(customer: Customer) -> None:
-    ws = Workspace.default().ensure()
-    with ws.known_hosts.open("a") as fh:
-        fh.write(customer.known_hosts_line + "\n")
+        cli_json("lab", "down", lab)
 
 
 @pytest.mark.docker
@@ -93,16 +76,16 @@ def test_fix_on_customer_needs_fix_consent_then_applies_idempotently(
     customer = customer_factory()
     code, out = docker_api.containers.get(customer.name).exec_run(["sh", "-c", PLANT_KI_0004])
     assert code == 0, out
-    _trust(customer)
+    trust(customer)
     address = f"{customer.address}?identity_file={client_key.private}"
-    _grant([customer.address], Scope.DIAGNOSE, "C-FIX")
-    code, refused = _cli("fix", "ki-0004-dpkg-configure", address, "--case", "C-FIX", "--yes")
+    grant([customer.address], "C-FIX", Scope.DIAGNOSE)
+    code, refused = cli_json("fix", "ki-0004-dpkg-configure", address, "--case", "C-FIX", "--yes")
     assert code == 5, refused
     ws = Workspace.default()
     assert not any(r["action"].startswith("fix-") for r in _audit(ws))
 
-    _grant([customer.address], Scope.FIX, "C-FIX")
-    code, report = _cli("fix", "ki-0004-dpkg-configure", address, "--case", "C-FIX", "--yes")
+    grant([customer.address], "C-FIX", Scope.FIX)
+    code, report = cli_json("fix", "ki-0004-dpkg-configure", address, "--case", "C-FIX", "--yes")
     assert code == 0, report
     name = parse_address(address).name
     assert report["applied"] and report["apply"]["stats"][name]["changed"] >= 1
@@ -133,8 +116,8 @@ def test_a_failing_task_stops_that_host_only(
         f"ansible_ssh_private_key_file={client_key.private}\n" for n, c in (("good", good), ("bad", bad))
     ))  # fmt: skip
     for c in (good, bad):
-        _trust(c)
-    _grant(["good", "bad"], Scope.FIX, "C-TWO")
+        trust(c)
+    grant(["good", "bad"], "C-TWO", Scope.FIX)
     playbook = tmp_path / "marker.yml"
     playbook.write_text(
         "- hosts: all\n  gather_facts: false\n  tasks:\n"
@@ -142,7 +125,7 @@ def test_a_failing_task_stops_that_host_only(
         "      changed_when: false\n"
         "    - name: then write a file\n      ansible.builtin.copy: {dest: /etc/fixed, content: ok}\n"
     )
-    code, report = _cli("fix", str(playbook), "-i", str(inventory), "--case", "C-TWO", "--yes")
+    code, report = cli_json("fix", str(playbook), "-i", str(inventory), "--case", "C-TWO", "--yes")
     assert code == 60, report
     assert report["failed_hosts"] == ["bad"] and report["applied"] is True
     failed = [e for e in report["apply"]["events"] if e["status"] == "failed"]
@@ -159,12 +142,12 @@ def test_require_lab_pass_refuses_to_touch_the_customer(
 ) -> None:
     spec = tmp_path / "lab.yaml"
     spec.write_text("base: debian:12\n")
-    code, lab = _cli("lab", "up", str(spec), "--case", "C-REQ")
+    code, lab = cli_json("lab", "up", str(spec), "--case", "C-REQ")
     assert code == 0, lab
     try:
-        _trust(customer)
+        trust(customer)
         address = f"{customer.address}?identity_file={client_key.private}"
-        _grant([customer.address], Scope.FIX, "C-REQ")
+        grant([customer.address], "C-REQ", Scope.FIX)
         playbook = tmp_path / "marker.yml"
         playbook.write_text(
             "- hosts: all\n  gather_facts: false\n  tasks:\n"
@@ -189,4 +172,4 @@ def test_require_lab_pass_refuses_to_touch_the_customer(
         box = docker_api.containers.get(customer.name)
         assert box.exec_run(["test", "-f", "/etc/req-fixed"]).exit_code == 1
     finally:
-        _cli("lab", "down", lab["name"])
+        cli_json("lab", "down", lab["name"])

@@ -9,7 +9,6 @@ import subprocess
 import sys
 import time
 import uuid
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,22 +17,14 @@ import pytest
 from click.testing import CliRunner
 
 from remotefix.cli import cli
-from remotefix.consent import ConsentStore, Scope
 from remotefix.lab.build import INDEX_REPOSITORY, KIND_LABEL, index_image
 from remotefix.lab.catalog import BaseImage, Catalog
 from remotefix.lab.versions import parse_madison
 from remotefix.workspace import Workspace
+from tests.fixtures.cli import cli_json, grant
 from tests.fixtures.docker import CustomerFactory
 
 pytestmark = pytest.mark.docker
-
-
-def _cli(*args: str) -> tuple[int, Any]:
-    result = CliRunner().invoke(cli, ["--json", *args])
-    try:
-        return result.exit_code, json.loads(result.stdout)
-    except ValueError:
-        return result.exit_code, result.output
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +59,7 @@ def test_hand_spec_lab_lifecycle(tmp_path: Path, nginx_versions: list[str],
         "setup: ['echo built > /etc/lab-setup']\n"
     )
     name = f"t-lab-{uuid.uuid4().hex[:6]}"
-    code, lab = _cli("lab", "up", str(spec), "--name", name, "--case", "C-LAB")
+    code, lab = cli_json("lab", "up", str(spec), "--name", name, "--case", "C-LAB")
     try:
         assert code == 0, lab
         items = _items(lab)
@@ -80,14 +71,14 @@ def test_hand_spec_lab_lifecycle(tmp_path: Path, nginx_versions: list[str],
         assert items[("os", "release")]["status"] == "exact"
         assert items[("package", "openssh-server")]["status"] == "added"
 
-        code, listed = _cli("lab", "ls")
+        code, listed = cli_json("lab", "ls")
         assert [x["name"] for x in listed] == [name] and listed[0]["case"] == "C-LAB"
 
-        code, out = _cli(
+        code, out = cli_json(
             "lab", "exec", name, "--", "cat /etc/lab-setup; pgrep -x nginx >/dev/null && echo up"
         )
         assert code == 0 and out["stdout"] == "built\nup\n", out
-        assert _cli("lab", "exec", name, "--", "exit 3")[0] == 3
+        assert cli_json("lab", "exec", name, "--", "exit 3")[0] == 3
 
         ssh = _subprocess("lab", "ssh", name, "--", "cat", "/etc/motd")
         assert ssh.returncode == 0 and ssh.stdout.startswith(b"hello from the lab"), ssh.stderr
@@ -96,7 +87,7 @@ def test_hand_spec_lab_lifecycle(tmp_path: Path, nginx_versions: list[str],
             shell.returncode == 3 and b"answer-42" in shell.stdout and b"/dev/pts/" in shell.stdout
         )
 
-        code, snap = _cli("lab", "snapshot", name, f"t{uuid.uuid4().hex[:6]}")
+        code, snap = cli_json("lab", "snapshot", name, f"t{uuid.uuid4().hex[:6]}")
         assert (
             code == 0 and docker_api.images.get(snap["image"]).labels[KIND_LABEL] == "lab-snapshot"
         )
@@ -105,13 +96,13 @@ def test_hand_spec_lab_lifecycle(tmp_path: Path, nginx_versions: list[str],
         assert "lab-exec" in audit and "C-LAB" in audit
 
         started = time.monotonic()
-        code, again = _cli("lab", "up", str(spec), "--keep", "never")
+        code, again = cli_json("lab", "up", str(spec), "--keep", "never")
         assert code == 0 and again["cached"] is True and again["status"] == "removed"
         assert time.monotonic() - started < 15  # no rebuild: the unchanged spec is a lookup
     finally:
-        _cli("lab", "down", name)
-    assert _cli("lab", "ls")[1] == []
-    assert _cli("lab", "down", name)[0] == 30
+        cli_json("lab", "down", name)
+    assert cli_json("lab", "ls")[1] == []
+    assert cli_json("lab", "down", name)[0] == 30
 
 
 def test_build_failure_names_the_step_and_leaves_nothing(tmp_path: Path) -> None:
@@ -120,13 +111,13 @@ def test_build_failure_names_the_step_and_leaves_nothing(tmp_path: Path) -> None
     result = CliRunner().invoke(cli, ["lab", "up", str(spec), "--name", "t-never-up"])
     assert result.exit_code == 30
     assert "failed at Step" in result.output and "exit 7" in result.output
-    assert _cli("lab", "ls")[1] == []
+    assert cli_json("lab", "ls")[1] == []
 
 
 def test_unknown_package_is_a_clear_error(tmp_path: Path) -> None:
     spec = tmp_path / "spec.yaml"
     spec.write_text("base: debian:12\npackages: {no-such-package-rfx: '*'}\n")
-    code, out = _cli("lab", "up", str(spec))
+    code, out = cli_json("lab", "up", str(spec))
     assert code == 30
     assert "not in the archive the lab can reach: no-such-package-rfx" in out["error"]["message"]
 
@@ -134,10 +125,10 @@ def test_unknown_package_is_a_clear_error(tmp_path: Path) -> None:
 def test_prune_older_than(tmp_path: Path) -> None:
     spec = tmp_path / "spec.yaml"
     spec.write_text("base: debian:12\n")
-    code, lab = _cli("lab", "up", str(spec), "--name", f"t-prune-{uuid.uuid4().hex[:6]}")
+    code, lab = cli_json("lab", "up", str(spec), "--name", f"t-prune-{uuid.uuid4().hex[:6]}")
     assert code == 0, lab
-    assert _cli("lab", "prune", "--older-than", "1h")[1] == []
-    assert _cli("lab", "prune")[1] == [lab["name"]]
+    assert cli_json("lab", "prune", "--older-than", "1h")[1] == []
+    assert cli_json("lab", "prune")[1] == [lab["name"]]
 
 
 def test_from_customer_bundle_to_verified_lab(
@@ -148,22 +139,19 @@ def test_from_customer_bundle_to_verified_lab(
     code, out = box.exec_run(["sh", "-c", "apt-get update -qq && DEBIAN_FRONTEND=noninteractive "
                               "apt-get install -y -qq nginx >/dev/null && /etc/init.d/nginx start"])  # fmt: skip
     assert code == 0, out[-500:]
-    ws = Workspace.default().ensure()
-    ConsentStore(ws).grant(
-        "C-CUST", [customer.name], Scope.DIAGNOSE, timedelta(minutes=5), "J", "t"
-    )
+    grant([customer.name], "C-CUST")
     bundle = tmp_path / "cust.tar.gz"
-    code, report = _cli(
+    code, report = cli_json(
         "diagnose", f"docker://{customer.name}", "--case", "C-CUST", "-o", str(bundle)
     )
     assert code == 0, report
     spec = tmp_path / "lab.yaml"
-    code, planned = _cli("lab", "plan", str(bundle), "-o", str(spec))
+    code, planned = cli_json("lab", "plan", str(bundle), "-o", str(spec))
     assert code == 0, planned
     assert {"nginx", "nginx-common"} <= set(planned["packages"]) and "nginx" in planned["services"]
     assert "/etc/nginx/nginx.conf" in planned["files"]
     name = f"t-cust-{uuid.uuid4().hex[:6]}"
-    code, lab = _cli("lab", "up", str(spec), "--name", name, "--case", "C-CUST")
+    code, lab = cli_json("lab", "up", str(spec), "--name", name, "--case", "C-CUST")
     try:
         assert code == 0, lab
         items = _items(lab)
@@ -175,7 +163,7 @@ def test_from_customer_bundle_to_verified_lab(
         assert items[("kernel", "kernel")]["status"] == "not reproducible"
         assert lab["fidelity"]["score"] == 1.0
     finally:
-        _cli("lab", "down", name)
+        cli_json("lab", "down", name)
 
 
 def test_windows_fingerprint_is_reported_not_crashed(tmp_path: Path) -> None:

@@ -6,7 +6,6 @@ PowerShell runs here)."""
 from __future__ import annotations
 
 import json
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +16,10 @@ from click.testing import CliRunner
 from remotefix.cli import cli
 from remotefix.collect.script import item_status, parse_header, parse_output, render_script
 from remotefix.collect.specs import load_collectors, select_collectors
-from remotefix.consent import ConsentStore, Scope
 from remotefix.fingerprint import SCHEMA_PATH
 from remotefix.fingerprint_windows import build_windows_fingerprint
-from remotefix.workspace import Workspace
 from tests.fixtures import windows
+from tests.fixtures.cli import grant
 from tests.winrm_endpoint import commands
 from tests.winrm_endpoint.server import WinRMEndpoint
 
@@ -123,8 +121,7 @@ def _diagnose_winrm(
     replay.write_bytes(windows.framed("server2022-admin"))
     monkeypatch.setitem(commands.COLLECTION_REPLAY, "output", replay)
     monkeypatch.setenv("REMOTEFIX_WINRM_PASSWORD", endpoint.password)
-    ws = Workspace.default().ensure()
-    ConsentStore(ws).grant("C-WIN", [address], Scope.DIAGNOSE, timedelta(minutes=5), "J", "t")
+    grant([address], "C-WIN")
     bundle = tmp_path / "win.tar.gz"
     result = CliRunner().invoke(
         cli,
