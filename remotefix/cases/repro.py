@@ -26,6 +26,7 @@ from remotefix.lab import labs
 from remotefix.lab.catalog import Catalog
 from remotefix.lab.plan import plan_lab
 from remotefix.lab.spec import LabSpec
+from remotefix.progress import quiet
 from remotefix.session import Session
 from remotefix.transports.base import RemotePathError
 from remotefix.workspace import Workspace
@@ -171,7 +172,7 @@ def reproduce(
     name = f"repro-{case.id.lower()}-{where}-{uuid.uuid4().hex[:4]}"
     try:
         lab = labs.up(
-            spec, workspace=workspace, name=name, case=case.id, progress=progress or _quiet
+            spec, workspace=workspace, name=name, case=case.id, progress=progress or quiet
         )
         result.lab = lab.name
         with Session(lab.target, case=case.id, workspace=workspace) as session:
@@ -185,10 +186,6 @@ def reproduce(
         result.lab = None
     result.evidence = str(save_evidence(workspace, result))
     return result
-
-
-def _quiet(_: str) -> None:
-    return None
 
 
 def save_evidence(workspace: Workspace, result: ReproResult) -> Path:

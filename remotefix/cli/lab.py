@@ -222,8 +222,7 @@ def ssh(ctx: click.Context, app: App, name: str) -> None:
     found = labs.get_lab(name, app.workspace)
     if not found.ssh_port or not found.host_key:
         raise LabError(f"lab {name} has no recorded sshd", hint="bring it up again with lab up")
-    known = app.workspace.labs / f"{name}.known_hosts"
-    known.write_text(f"[127.0.0.1]:{found.ssh_port} {found.host_key}\n")
+    known = labs.pinned_known_hosts(found, app.workspace)
     argv = [
         "ssh",
         "-i",

@@ -38,7 +38,7 @@ def import_output(
     items, whole = parse_output(data)
     started = _when(header.started_at)
     problems = [] if whole else ["the script output ends mid-record (cut short in transfer?)"]
-    collected = Collected(items, whole, problems, started, started)
+    collected = Collected(items, problems, started, started)
     meta = {
         "case": case,
         "target": {"name": target_name, "address": None, "connection": "offline-script"},

@@ -8,7 +8,6 @@ run itself was cut short.
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,7 +31,6 @@ from remotefix.session import Session
 
 DIAGNOSE_OUTPUT_CAP = 512 * 1024 * 1024
 """The collection script's whole output may be this large; each item has its own, smaller cap."""
-Progress = Callable[[str], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,8 +38,7 @@ class Collected:
     """The raw outcome of one collection run (before redaction, never written as is)."""
 
     items: list[Item]
-    complete: bool
-    problems: list[str]
+    problems: list[str]  # why the run is incomplete; empty when it is whole
     started_at: datetime
     ended_at: datetime
 
@@ -78,7 +75,7 @@ def run_collectors(session: Session, collectors: list[Collector], *, profile: st
         )
     if result.truncated or not whole:
         problems.append("the collection output was cut short")
-    return Collected(items, not problems, problems, started, datetime.now(UTC))
+    return Collected(items, problems, started, datetime.now(UTC))
 
 
 def time_budget(collectors: list[Collector]) -> float:

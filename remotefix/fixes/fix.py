@@ -18,14 +18,14 @@ from remotefix.errors import ConfigError, FixError
 from remotefix.fingerprint import diff_fingerprints
 from remotefix.fixes.ansible import Host, PlaybookRun, TaskEvent, host_for, run_playbook
 from remotefix.lab import labs
-from remotefix.lab.fidelity import lab_fingerprint
+from remotefix.lab.fidelity import quick_fingerprint
+from remotefix.progress import Progress, quiet
 from remotefix.resources import data_dir
 from remotefix.session import Session
 from remotefix.targets import Target
 from remotefix.workspace import Workspace
 
 Confirm = Callable[[PlaybookRun], bool]
-Progress = Callable[[str], None]
 
 
 @dataclass
@@ -81,8 +81,7 @@ def lab_host(name: str, workspace: Workspace) -> Host:
     lab = labs.get_lab(name, workspace)
     if not lab.ssh_port or not lab.host_key:
         raise FixError(f"lab {name} has no recorded sshd", hint="bring it up again with lab up")
-    known = workspace.labs / f"{name}.known_hosts"
-    known.write_text(f"[127.0.0.1]:{lab.ssh_port} {lab.host_key}\n")
+    known = labs.pinned_known_hosts(lab, workspace)
     return Host(
         name,
         address="127.0.0.1",
@@ -103,7 +102,7 @@ def practise(
     progress: Progress | None = None,
 ) -> Practice:
     """Check, apply and re-apply on the lab (audited like any lab command)."""
-    say = progress or (lambda _: None)
+    say = progress or quiet
     host = lab_host(lab, workspace)
     runs = []
     for phase, check in (("check", True), ("apply", False), ("idempotence", False)):
@@ -128,7 +127,7 @@ def fix(
     progress: Progress | None = None,
 ) -> FixReport:
     """The whole careful road on the customer's targets (see the module docstring)."""
-    say = progress or (lambda _: None)
+    say = progress or quiet
     report = FixReport(playbook.name, case)
     grants = {}
     for target in targets:  # refused before anything runs anywhere
@@ -148,35 +147,22 @@ def fix(
         return report
     hosts = [host_for(t, workspace) for t in targets]
     before = _fingerprints(targets, case, workspace)
+
+    def run(phase: str, on: list[Host], *, check: bool) -> PlaybookRun:
+        sink = _auditor(workspace, case, playbook, phase, grants)
+        return run_playbook(playbook, on, check=check, extra_vars=extra_vars, on_event=sink)
+
     say("check mode with diff: what would change")
-    report.check = run_playbook(
-        playbook,
-        hosts,
-        check=True,
-        extra_vars=extra_vars,
-        on_event=_auditor(workspace, case, playbook, "check", grants),
-    )
+    report.check = run("check", hosts, check=True)
     hosts = [h for h in hosts if h.name not in report.check.failed_hosts()]  # the rest go on
     if not hosts or not confirm(report.check):
         return report
     targets = [t for t in targets if t.name in {h.name for h in hosts}]
     say("applying")
     report.applied = True
-    report.apply = run_playbook(
-        playbook,
-        hosts,
-        check=False,
-        extra_vars=extra_vars,
-        on_event=_auditor(workspace, case, playbook, "apply", grants),
-    )
+    report.apply = run("apply", hosts, check=False)
     say("applying again: it must change nothing (idempotence)")
-    report.again = run_playbook(
-        playbook,
-        hosts,
-        check=False,
-        extra_vars=extra_vars,
-        on_event=_auditor(workspace, case, playbook, "idempotence", grants),
-    )
+    report.again = run("idempotence", hosts, check=False)
     after = _fingerprints(targets, case, workspace)
     report.diffs = {n: diff_fingerprints(before[n], after[n]) for n in before if n in after}
     return report
@@ -186,7 +172,7 @@ def _fingerprints(targets: list[Target], case: str, workspace: Workspace) -> dic
     out = {}
     for target in targets:
         with Session(target, case=case, workspace=workspace) as session:
-            out[target.name] = lab_fingerprint(session)
+            out[target.name] = quick_fingerprint(session)
     return out
 
 

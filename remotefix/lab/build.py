@@ -35,8 +35,8 @@ from remotefix.lab.catalog import BaseImage, Catalog
 from remotefix.lab.images import find_image
 from remotefix.lab.spec import LabSpec, spec_hash
 from remotefix.lab.versions import Choice, choose, parse_madison
+from remotefix.progress import Progress, quiet
 
-Progress = Callable[[str], None]
 RECIPE = "lab-recipe-1"
 INDEX_REPOSITORY = "remotefix/lab-index"
 LAB_REPOSITORY = "remotefix/lab"
@@ -56,17 +56,13 @@ class LabImage:
     duration_s: float
 
 
-def _quiet(_: str) -> None:
-    return None
-
-
 def index_image(
     api: docker.DockerClient,
     base: BaseImage,
     catalog: Catalog,
     *,
     refresh: bool = False,
-    progress: Progress = _quiet,
+    progress: Progress = quiet,
 ) -> str:
     """The apt-index image for ``base`` (built when missing or when ``refresh``)."""
     built = find_image(api, base)
@@ -75,7 +71,7 @@ def index_image(
             f"base image {base.tag} is not built", hint=f"run: remotefix images build {base.key}"
         )
     tag = f"{INDEX_REPOSITORY}:{base.key.replace(':', '-')}-{built.id.split(':')[-1][:12]}"
-    if not refresh and _image_exists(api, tag):
+    if not refresh and _find_image(api, tag) is not None:
         return tag
     sources = "\n".join(
         s.format(mirror=catalog.default_mirror, suite=base.suite) for s in catalog.lab_sources
@@ -159,7 +155,7 @@ def build_lab_image(
     catalog: Catalog,
     *,
     refresh_index: bool = False,
-    progress: Progress = _quiet,
+    progress: Progress = quiet,
 ) -> LabImage:
     """Build (or find) the image for ``spec``; ``files`` are the contents to copy in."""
     started = time.monotonic()
@@ -169,8 +165,9 @@ def build_lab_image(
     init = hashlib.sha256(_INIT.read_bytes()).hexdigest()[:12]  # the recipe includes the init
     digest = spec_hash(spec, files, _image_id(api, index), f"{RECIPE}:{init}:{','.join(tooling)}")
     tag = f"{LAB_REPOSITORY}:{digest}"
-    if _image_exists(api, tag):
-        choices = json.loads(api.images.get(tag).labels.get("remotefix.choices", "{}"))
+    cached = _find_image(api, tag)
+    if cached is not None:
+        choices = json.loads(cached.labels.get("remotefix.choices", "{}"))
         return LabImage(
             tag,
             digest,
@@ -303,13 +300,12 @@ def _build(
                 tail.append(text)
 
 
-def _image_exists(api: docker.DockerClient, tag: str) -> bool:
+def _find_image(api: docker.DockerClient, tag: str) -> docker.models.images.Image | None:
     with docker_errors(f"looking up {tag}"):
         try:
-            api.images.get(tag)
+            return api.images.get(tag)
         except docker.errors.ImageNotFound:
-            return False
-    return True
+            return None
 
 
 def _image_id(api: docker.DockerClient, tag: str) -> str:

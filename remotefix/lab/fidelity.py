@@ -56,8 +56,8 @@ class FidelityReport:
         }
 
 
-def lab_fingerprint(session: Session) -> dict[str, Any]:
-    """The quick collectors, run inside the lab, as a fingerprint."""
+def quick_fingerprint(session: Session) -> dict[str, Any]:
+    """The quick collectors, run through ``session`` (a lab or a customer), as a fingerprint."""
     collectors = select_collectors(load_collectors("linux"), profile="quick")
     collected = run_collectors(session, collectors, profile="quick")
     return build_fingerprint(collected.items)
@@ -74,7 +74,7 @@ def verify(
     services: tuple[str, ...],
 ) -> FidelityReport:
     """Measure the running lab behind ``session`` against the customer (or the spec)."""
-    lab = lab_fingerprint(session)
+    lab = quick_fingerprint(session)
     report = FidelityReport(lab_fingerprint=lab)
     report.items += _platform(customer, lab, base_version)
     report.items += _packages(customer, lab, choices)

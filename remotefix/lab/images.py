@@ -13,7 +13,6 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,9 +24,9 @@ from filelock import FileLock
 from remotefix.dockerapi import LABEL, docker_errors
 from remotefix.errors import DependencyError, ImageBuildError
 from remotefix.lab.catalog import BaseImage
+from remotefix.progress import Progress, quiet
 from remotefix.workspace import Workspace
 
-Progress = Callable[[str], None]
 DEBOOTSTRAP_TIMEOUT = 1800.0
 KIND_LABEL = "remotefix.kind"
 
@@ -71,7 +70,7 @@ def build_base_image(
     *,
     mirror: str,
     workspace: Workspace,
-    progress: Progress = lambda _msg: None,
+    progress: Progress = quiet,
 ) -> BuiltImage:
     """Return the image for ``base``, building it when it does not exist yet."""
     started = time.monotonic()

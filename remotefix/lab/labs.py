@@ -14,7 +14,6 @@ import re
 import subprocess
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -32,12 +31,12 @@ from remotefix.lab import fidelity
 from remotefix.lab.build import KIND_LABEL, SPEC_LABEL, build_lab_image
 from remotefix.lab.catalog import Catalog
 from remotefix.lab.spec import LabSpec
+from remotefix.progress import Progress, quiet
 from remotefix.sandbox import container_host_key, published_port, wait_for_ssh_banner
 from remotefix.session import Session
 from remotefix.targets import Target
 from remotefix.workspace import Workspace
 
-Progress = Callable[[str], None]
 NAME_LABEL = "remotefix.lab"
 CASE_LABEL = "remotefix.case"
 CREATED_LABEL = "remotefix.created"
@@ -73,10 +72,6 @@ def lab_target(name: str) -> Target:
     return Target(name=name, connection="docker", host=name, options=MappingProxyType({"lab": "1"}))
 
 
-def _quiet(_: str) -> None:
-    return None
-
-
 def spec_files(spec: LabSpec) -> dict[str, bytes]:
     """File contents: ``bundle:MEMBER``, ``file:PATH`` (relative to the spec), ``inline:TEXT``."""
     members = {
@@ -108,7 +103,7 @@ def up(
     name: str | None = None,
     case: str | None = None,
     refresh_index: bool = False,
-    progress: Progress = _quiet,
+    progress: Progress = quiet,
 ) -> Lab:
     """Build (or reuse) the spec's image, start the lab, verify fidelity, record it."""
     if name is not None and not _NAME.match(name):
@@ -230,6 +225,13 @@ def _make_key(key: Path) -> None:
     tmp.replace(key)
 
 
+def pinned_known_hosts(lab: Lab, workspace: Workspace) -> Path:
+    """A known_hosts file holding only the lab's recorded host key (strict checking for ssh)."""
+    known = workspace.labs / f"{lab.name}.known_hosts"
+    known.write_text(f"[127.0.0.1]:{lab.ssh_port} {lab.host_key}\n")
+    return known
+
+
 def lab_key_path(workspace: Workspace) -> Path:
     return workspace.labs / "id_ed25519"
 
@@ -259,10 +261,10 @@ def _containers(
         return list(api.containers.list(all=True, filters=filters))
 
 
-def list_labs(workspace: Workspace) -> list[Lab]:
-    """Every lab Docker knows (the truth), with what the workspace recorded about it."""
+def list_labs(workspace: Workspace, name: str | None = None) -> list[Lab]:
+    """Every lab Docker knows (the truth), or the one named, with what the workspace recorded."""
     labs = []
-    for container in _containers(dockerapi.client(), workspace):
+    for container in _containers(dockerapi.client(), workspace, name):
         labels = container.labels
         name = labels.get(NAME_LABEL, container.name)
         saved = _load(workspace, name)
@@ -290,9 +292,9 @@ def _load(workspace: Workspace, name: str) -> dict[str, Any]:
 
 
 def get_lab(name: str, workspace: Workspace) -> Lab:
-    for lab in list_labs(workspace):
-        if lab.name == name:
-            return lab
+    found = list_labs(workspace, name)
+    if found:
+        return found[0]
     raise LabError(f"no lab named {name!r}", hint="see: remotefix lab ls")
 
 
