@@ -21,7 +21,8 @@ what to do next.
     │   └── ImageBuildError (31)   base image build (debootstrap, docker import) failed
     ├── CaseError (40)             known-issue case problems
     ├── BundleError (50)           diagnostics bundle invalid, tampered or unsafe
-    └── FixError (60)              a fix playbook failed, was refused, or could not run
+    ├── FixError (60)              a fix playbook failed, was refused, or could not run
+    └── ReportError (70)           a document cannot be built (the workspace lacks the case)
 """
 
 from __future__ import annotations
@@ -122,3 +123,9 @@ class FixError(RemotefixError):
     """A fix playbook could not run, failed on a host, or was refused (e.g. a lab run failed)."""
 
     exit_code = 60
+
+
+class ReportError(RemotefixError):
+    """A report, KB draft or page cannot be built from what the workspace holds."""
+
+    exit_code = 70

@@ -10,6 +10,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from remotefix.cases.model import KnownIssue
@@ -83,7 +84,10 @@ def run_matrix(
 
 def junit_xml(selected: list[Cell], results: dict[str, ReproResult], path: Path) -> None:
     """One testcase per casexOS; a verdict other than declared is a failure, ERROR an error."""
-    suite = ET.Element("testsuite", name="remotefix-regress", tests=str(len(selected)))
+    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    suite = ET.Element(
+        "testsuite", name="remotefix-regress", tests=str(len(selected)), timestamp=stamp
+    )
     failures = errors = 0
     total = 0.0
     for cell in selected:
@@ -91,6 +95,8 @@ def junit_xml(selected: list[Cell], results: dict[str, ReproResult], path: Path)
         total += result.duration_s
         case = ET.SubElement(suite, "testcase", classname=cell.case.id, name=cell.on,
                              time=f"{result.duration_s:.2f}")  # fmt: skip
+        props = ET.SubElement(case, "properties")
+        ET.SubElement(props, "property", name="title", value=cell.case.title)
         detail = "\n".join(
             f"$ {s.command}\nexit {s.exit_code}\n{s.output[-500:]}" for s in result.steps
         )

@@ -33,6 +33,8 @@ COMMANDS = {
     "regress": "cases:regress",
     "fix": "fix:fix_cmd",
     "demo": "demo:demo",
+    "report": "report:report",
+    "kb": "report:kb",
 }
 """Command name → ``module:attribute`` under ``remotefix.cli``."""
 

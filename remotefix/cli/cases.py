@@ -171,6 +171,10 @@ def _render_repro(app: App, result: ReproResult) -> None:
 @click.option("--jobs", type=click.IntRange(1, 64), default=DEFAULT_JOBS, show_default=True)
 @click.option("--shard", help="i/n: run this CI job's share of the cells.")
 @click.option("--junit", type=click.Path(dir_okay=False, path_type=Path), help="JUnit XML output.")
+@click.option(
+    "--html", type=click.Path(dir_okay=False, path_type=Path),
+    help="The matrix as a self-contained page (cells coloured by verdict vs declaration).",
+)  # fmt: skip
 @pass_app
 def regress(app: App, sources: tuple[str, ...], **opts: Any) -> None:
     """Run every case on every OS; fail when a verdict differs from its declaration."""
@@ -205,6 +209,10 @@ def regress(app: App, sources: tuple[str, ...], **opts: Any) -> None:
         )
     if opts["junit"]:
         junit_xml(selected, results, opts["junit"])
+    if opts["html"]:
+        from remotefix.report.matrix import write_matrix_page
+
+        write_matrix_page(selected, results, opts["html"])
     rows = [{"case": c.case.id, "on": c.on, **results[c.key].to_dict()} for c in selected]
     app.emit(rows, lambda: _render_matrix(app, selected, results))
     bad = [r for r in results.values() if not r.as_declared]
