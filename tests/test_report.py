@@ -126,7 +126,7 @@ def test_markdown_for_tickets(case_home: Path) -> None:
     assert code == 0, out
     text = path.read_text()
     heads = re.findall(r"^## (\w+)", text, re.M)
-    assert [h.lower() for h in heads] == SECTIONS[:4] + ["lab", "reproduction", "fix", "audit"]
+    assert [h.lower() for h in heads] == SECTIONS
     assert "Ann \\| IT" in text  # a pipe in a value never breaks the table
     assert SECRET not in text
 
