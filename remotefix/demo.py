@@ -25,7 +25,7 @@ from typing import Any
 from remotefix import dockerapi
 from remotefix.audit import AuditLog
 from remotefix.cases.model import KnownIssue, load_cases
-from remotefix.cases.repro import reproduce, run_steps
+from remotefix.cases.repro import ReproResult, reproduce, run_steps, save_evidence
 from remotefix.cases.triage import triage
 from remotefix.collect.diagnose import DiagnoseOptions, diagnose
 from remotefix.consent import ConsentStore, Scope
@@ -35,6 +35,7 @@ from remotefix.fixes.fix import find_playbook, fix, practise
 from remotefix.lab import labs
 from remotefix.lab.catalog import Catalog
 from remotefix.lab.images import build_base_image
+from remotefix.report import write_report
 from remotefix.sandbox import Customer, start_customer, stop_customer
 from remotefix.session import Session
 from remotefix.targets import Target, parse_address
@@ -75,8 +76,13 @@ def _stage(report: DemoReport, name: str) -> Iterator[None]:
         report.stages[name] = round(time.monotonic() - started, 2)
 
 
-def run_demo(*, narrate: Narrate, keep: bool = False, home: Path | None = None) -> DemoReport:
-    """Run the story; everything created is removed unless ``keep``."""
+def run_demo(
+    *, narrate: Narrate, keep: bool = False, home: Path | None = None, report_to: Path | None = None
+) -> DemoReport:
+    """Run the story; everything created is removed unless ``keep``.
+
+    ``report_to`` receives the case report (HTML) written from the workspace at the end.
+    """
     root = home or Path(tempfile.mkdtemp(prefix="remotefix-demo-"))
     ws = Workspace(root).ensure()
     report = DemoReport(case=f"DEMO-{uuid.uuid4().hex[:6].upper()}", workspace=root, kept=keep)
@@ -107,6 +113,11 @@ def run_demo(*, narrate: Narrate, keep: bool = False, home: Path | None = None) 
             _verify(ws, report.case, case, target, narrate)
         with _stage(report, "audit"):
             _audit(ws, report.case, narrate)
+        if report_to is not None:
+            with _stage(report, "report"):
+                written = write_report(ws, report.case, report_to)
+                report.facts["report"] = str(written)
+                narrate("report", f"case report written to {written}")
     finally:
         if not keep:
             if lab:
@@ -213,8 +224,9 @@ def _reproduce(
     ws: Workspace, report: DemoReport, case: KnownIssue, bundle: Path, narrate: Narrate
 ) -> str:
     result = reproduce(
-        case, workspace=ws, bundle=bundle, keep="always", progress=lambda m: narrate("lab", m)
-    )
+        case, workspace=ws, bundle=bundle, keep="always", progress=lambda m: narrate("lab", m),
+        for_case=report.case,
+    )  # fmt: skip
     if result.lab is None or result.verdict != "REPRODUCED":
         raise CaseError(
             f"{case.id} did not reproduce in the lab: {result.verdict} {result.error or ''}"
@@ -226,7 +238,10 @@ def _reproduce(
         f"lab {result.lab} from the bundle: fidelity {fidelity.get('score', 0):.0%} "
         f"of reproducible items exact ({counts})",
     )
-    narrate("repro", f"{case.id} REPRODUCED in the lab in {result.duration_s:.1f}s")
+    narrate(
+        "repro", f"{case.id} REPRODUCED ({result.origin}) in the lab in {result.duration_s:.1f}s"
+    )
+    report.facts["origin"] = result.origin
     report.facts["fidelity"] = fidelity.get("score")
     return result.lab
 
@@ -277,8 +292,13 @@ def _fix(
 def _verify(
     ws: Workspace, case_id: str, case: KnownIssue, target: Target, narrate: Narrate
 ) -> None:
+    started = time.monotonic()
     with Session(target, case=case_id, workspace=ws) as session:
         verdict, steps = run_steps(session, case)
+    on = f"customer:{target.name}"
+    checked = ReproResult(case.id, on, verdict, False, steps=steps, for_case=case_id,
+                          duration_s=round(time.monotonic() - started, 2))  # fmt: skip
+    save_evidence(ws, checked)
     narrate(
         "verify",
         f"{case.id} on the customer: {verdict} ($ {steps[-1].command} → exit "

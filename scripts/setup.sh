@@ -14,6 +14,7 @@ command -v debootstrap >/dev/null || [ -x /usr/sbin/debootstrap ] || need_pkgs+=
 command -v ssh >/dev/null || need_pkgs+=(openssh-client)
 command -v ip >/dev/null || need_pkgs+=(iproute2)
 command -v sudo >/dev/null || need_pkgs+=(sudo)
+command -v chromium >/dev/null || need_pkgs+=(chromium)  # page tests (reports) render in it
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   say "installing ${need_pkgs[*]}"
   apt-get update -qq

@@ -32,6 +32,8 @@ from remotefix.transports.base import RemotePathError
 from remotefix.workspace import Workspace
 
 Verdict = Literal["REPRODUCED", "NOT_REPRODUCED", "ERROR"]
+CUSTOMER_STATE = "customer state"
+CASE_SETUP = "case setup"
 Keep = Literal["always", "never", "on-failure"]
 EXCERPT = 2000
 
@@ -59,6 +61,10 @@ class ReproResult:
     error: str | None = None
     duration_s: float = 0.0
     evidence: str | None = None
+    origin: str | None = None
+    """Where the symptom came from: the customer's collected state, or the case's own setup."""
+    for_case: str | None = None
+    """The support case this reproduction was made for (its audit timeline shows it)."""
 
     @property
     def as_declared(self) -> bool:
@@ -142,14 +148,24 @@ def _file_step(session: Session, step: Step) -> StepResult:
                       text[-EXCERPT:], not wrong, wrong)  # fmt: skip
 
 
-def case_spec(case: KnownIssue, on: str | None, bundle: Path | None) -> tuple[str, LabSpec]:
-    """The lab to reproduce on: the case's lab on a matrix OS, or a customer's bundle + the case."""
+def case_spec(
+    case: KnownIssue, on: str | None, bundle: Path | None, *, with_setup: bool = True
+) -> tuple[str, LabSpec]:
+    """The lab to reproduce on: the case's lab on a matrix OS, or a customer's bundle.
+
+    From a bundle, ``with_setup=False`` is the customer's state alone (the case's packages only
+    where the customer has them, at the customer's version); ``True`` adds the case's lab.
+    """
     if bundle is None:
         base = on or case.matrix[-1]
         return base, case.lab_spec(base)
     opened = open_bundle(bundle)
+    customer = opened.fingerprint.get("packages") or {}
+    own = [p for p in (case.lab or {}).get("packages") or {} if p in customer]
     planned = plan_lab(opened.fingerprint, Catalog.load(), bundle=bundle.resolve(),
-                       bundle_members=opened.members)  # fmt: skip
+                       bundle_members=opened.members, packages=own)  # fmt: skip
+    if not with_setup:
+        return f"bundle:{bundle.name}", planned
     extra = case.lab_spec(planned.base)
     spec = LabSpec(
         base=planned.base, packages={**planned.packages, **extra.packages},
@@ -162,30 +178,62 @@ def case_spec(case: KnownIssue, on: str | None, bundle: Path | None) -> tuple[st
 def reproduce(
     case: KnownIssue, *, workspace: Workspace, on: str | None = None, bundle: Path | None = None,
     keep: Keep = "never", progress: Callable[[str], None] | None = None,
+    for_case: str | None = None,
 ) -> ReproResult:  # fmt: skip
-    """Bring up the lab, run the steps, decide, save the evidence; tear down per ``keep``."""
+    """Bring up the lab, run the steps, decide, save the evidence; tear down per ``keep``.
+
+    From a bundle the customer's state is tried first; the case's own setup is added only when
+    that state does not show the symptom, and ``origin`` says which one did.
+    """
     started = time.monotonic()
-    label, spec = case_spec(case, on, bundle)
+    owner = for_case or case.id
+    result = _attempt(case, workspace, on, bundle, owner, progress, with_setup=bundle is None)
+    if bundle is not None and result.verdict == "NOT_REPRODUCED" and _adds_something(case):
+        _down(result, workspace)
+        result = _attempt(case, workspace, on, bundle, owner, progress, with_setup=True)
+    if result.verdict == "REPRODUCED":
+        result.origin = CASE_SETUP if bundle is None or result.origin else CUSTOMER_STATE
+    else:
+        result.origin = None
+    result.for_case = for_case
+    result.duration_s = round(time.monotonic() - started, 2)
+    failed = not result.as_declared
+    if keep == "never" or (keep == "on-failure" and not failed):
+        _down(result, workspace)
+    result.evidence = str(save_evidence(workspace, result))
+    return result
+
+
+def _adds_something(case: KnownIssue) -> bool:
+    lab = case.lab or {}
+    return bool(lab.get("setup") or lab.get("files") or lab.get("packages"))
+
+
+def _attempt(
+    case: KnownIssue, workspace: Workspace, on: str | None, bundle: Path | None, owner: str,
+    progress: Callable[[str], None] | None, *, with_setup: bool,
+) -> ReproResult:  # fmt: skip
+    label, spec = case_spec(case, on, bundle, with_setup=with_setup)
     expected = case.reproduces_on.get(label) if bundle is None else None
     result = ReproResult(case.id, label, "ERROR", expected)
-    where = "bundle" if bundle else safe_name(label.split(":")[-1])[:20]
-    name = f"repro-{case.id.lower()}-{where}-{uuid.uuid4().hex[:4]}"
+    where = ("setup" if with_setup else "bundle") if bundle else safe_name(label.split(":")[-1])
+    name = f"repro-{case.id.lower()}-{where[:20]}-{uuid.uuid4().hex[:4]}"
+    if bundle is not None and with_setup:
+        result.origin = CASE_SETUP
     try:
-        lab = labs.up(
-            spec, workspace=workspace, name=name, case=case.id, progress=progress or quiet
-        )
+        lab = labs.up(spec, workspace=workspace, name=name, case=owner, progress=progress or quiet)
         result.lab = lab.name
-        with Session(lab.target, case=case.id, workspace=workspace) as session:
+        with Session(lab.target, case=owner, workspace=workspace) as session:
             result.verdict, result.steps = run_steps(session, case)
     except RemotefixError as exc:
         result.error = str(exc).splitlines()[0]
-    result.duration_s = round(time.monotonic() - started, 2)
-    failed = not result.as_declared
-    if result.lab and (keep == "never" or (keep == "on-failure" and not failed)):
+    return result
+
+
+def _down(result: ReproResult, workspace: Workspace) -> None:
+    if result.lab:
         labs.down(result.lab, workspace=workspace)
         result.lab = None
-    result.evidence = str(save_evidence(workspace, result))
-    return result
 
 
 def save_evidence(workspace: Workspace, result: ReproResult) -> Path:

@@ -119,10 +119,22 @@ def ls(app: App) -> None:
     type=click.Choice(["always", "never", "on-failure"]),
     default="never",
     show_default=True,
+    help="Keep the lab afterwards: always, never, or on-failure (when not as declared).",
 )
+@click.option(
+    "--case", "for_case",
+    help="The support case this is for: the lab, verdict and evidence join its timeline.",
+)  # fmt: skip
 @pass_app
-def repro(app: App, case_ref: str, on: str | None, bundle: Path | None, keep: str) -> None:
-    """Reproduce a known issue in a lab: REPRODUCED / NOT_REPRODUCED / ERROR with evidence."""
+def repro(
+    app: App, case_ref: str, on: str | None, bundle: Path | None, keep: str, for_case: str | None
+) -> None:
+    """Reproduce a known issue in a lab: REPRODUCED / NOT_REPRODUCED / ERROR with evidence.
+
+    With --bundle the customer's collected state is tried first and the case's own setup only
+    when that state does not show the symptom; the verdict says which one did. Example:
+    remotefix repro KI-0004 --bundle web1.tar.gz --case C-1042
+    """
     (found,) = load_cases([case_ref])
     if on and on not in found.matrix:
         raise ConfigError(
@@ -135,6 +147,7 @@ def repro(app: App, case_ref: str, on: str | None, bundle: Path | None, keep: st
         bundle=bundle,
         keep=keep,  # type: ignore[arg-type]
         progress=app.progress,
+        for_case=for_case,
     )
     app.emit(result.to_dict(), lambda: _render_repro(app, result))
     if result.verdict == "ERROR":
@@ -156,8 +169,9 @@ def _render_repro(app: App, result: ReproResult) -> None:
         if result.expected is None
         else (" (as declared)" if result.as_declared else " [red](NOT as declared)[/]")
     )
+    origin = f" ({result.origin})" if result.origin else ""
     app.out.print(
-        f"[bold {colour}]{result.verdict}[/]{declared} {result.case} on {result.on} "
+        f"[bold {colour}]{result.verdict}{origin}[/]{declared} {result.case} on {result.on} "
         f"in {result.duration_s}s" + (f": {escape(result.error)}" if result.error else "")
     )
     app.out.print(f"[dim]evidence: {result.evidence}[/]")

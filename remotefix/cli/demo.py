@@ -18,15 +18,22 @@ from remotefix.demo import run_demo
     type=click.Path(file_okay=False, path_type=Path),
     help="Workspace for the demo (default: a fresh temporary one).",
 )
+@click.option(
+    "--report", "report_to", type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("remotefix-demo-report.html"), show_default=True,
+    help="Where the case report (HTML) is written at the end.",
+)  # fmt: skip
 @pass_app
-def demo(app: App, keep: bool, home: Path | None) -> None:
-    """The whole story on a throw-away customer: diagnose, triage, lab, repro, fix, verify."""
+def demo(app: App, keep: bool, home: Path | None, report_to: Path) -> None:
+    """The whole story on a throw-away customer: diagnose, triage, lab, repro, fix, verify,
+    and the case report. Example: remotefix demo --keep --report /tmp/demo.html
+    """
 
     def narrate(stage: str, message: str) -> None:
         if not app.json:
             app.out.print(f"[bold cyan]{stage:>9}[/] {escape(message)}")
 
-    report = run_demo(narrate=narrate, keep=keep, home=home)
+    report = run_demo(narrate=narrate, keep=keep, home=home, report_to=report_to)
 
     def render() -> None:
         timings = ", ".join(f"{name} {secs:.1f}s" for name, secs in report.stages.items())
