@@ -158,6 +158,11 @@ class Session:
         self._audit.append(**fields)
         return status
 
+    @property
+    def retries(self) -> list[str]:
+        """Connection attempts the transport retried (transient failures), oldest first."""
+        return list(getattr(self._transport, "retries", None) or [])
+
     def close(self) -> None:
         if self._transport is not None:
             self._transport.close()

@@ -54,6 +54,7 @@ def diagnose(
     with Session(target, case=case, workspace=workspace, transport_settings=settings) as session:
         collected = run_collectors(session, collectors, profile=options.profile)
         grant = session.last_grant
+        retries = [redactor.redact(line.encode())[0].decode() for line in session.retries]
     dest = options.output or default_bundle_path(workspace, case, target.name, collected.started_at)
     meta = {
         "case": case,
@@ -61,6 +62,7 @@ def diagnose(
         "consent_id": grant.id if grant else None,
         "profile": options.profile,
         "source": "remote",
+        "connection": {"retries": retries},
     }
     report = write_bundle(dest, collected, collectors, redactor=redactor, meta=meta)
     finish(workspace, case, report, redactor)

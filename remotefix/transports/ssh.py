@@ -4,6 +4,11 @@ Strict host-key checking always (``remotefix.hostkeys``); keys from the address
 (``?identity_file=``), ``~/.ssh/config``, the agent or the default key files; a password only from
 the caller or ``$REMOTEFIX_PASSWORD``. ProxyJump through one bastion (checked as strictly).
 
+Transient connection failures (refused, timed out, reset during the banner exchange — what sshd's
+``MaxStartups`` does when many connections arrive at once) are retried ``connect_attempts`` times
+in all (default 4) with exponential backoff and full jitter; each retry is kept in ``retries``.
+Authentication and host-key failures are never retried.
+
 Timeouts (seconds, keyword arguments): ``connect_timeout`` 10 (TCP connect and SSH banner),
 ``auth_timeout`` 15, and the per-command ``timeout`` of ``run`` (default 60). A command that
 outlives its timeout is killed on the target with all its children (``_killable``).
@@ -12,6 +17,8 @@ outlives its timeout is killed on the target with all its children (``_killable`
 from __future__ import annotations
 
 import contextlib
+import logging
+import random
 import select
 import socket
 import threading
@@ -22,7 +29,13 @@ from typing import Any
 
 import paramiko
 
-from remotefix.errors import AuthError, ConnectError, RemotefixError, TransportError
+from remotefix.errors import (
+    AuthError,
+    ConnectError,
+    HostKeyError,
+    RemotefixError,
+    TransportError,
+)
 from remotefix.hostkeys import RefuseUnknown, changed_key_error, known_host_keys
 from remotefix.result import CommandResult
 from remotefix.targets import Target
@@ -37,6 +50,10 @@ from remotefix.transports.base import (
 from remotefix.workspace import Workspace
 
 _CHUNK = 65536
+# paramiko logs its own tracebacks for failed handshakes: ours is the one-line error.
+logging.getLogger("paramiko").addHandler(logging.NullHandler())
+BACKOFF_BASE_S = 0.25
+BACKOFF_CAP_S = 4.0
 
 
 class SSHTransport(BaseTransport):
@@ -54,8 +71,12 @@ class SSHTransport(BaseTransport):
         ssh_config: Path | None = None,
         known_hosts_files: list[Path] | None = None,
         use_agent: bool = True,
+        connect_attempts: int = 4,
     ) -> None:
         super().__init__(target, output_cap=output_cap)
+        self.connect_attempts = max(1, connect_attempts)
+        self.retries: list[str] = []
+        """One line per retried connection attempt: what failed and how long we waited."""
         self.workspace = workspace or Workspace.default()
         self.connect_timeout = connect_timeout
         self.auth_timeout = auth_timeout
@@ -74,6 +95,19 @@ class SSHTransport(BaseTransport):
         return self._client
 
     def _connect(self) -> None:
+        for attempt in range(1, self.connect_attempts + 1):
+            try:
+                self._connect_once()
+                return
+            except TransportError as exc:
+                if not _transient(exc) or attempt == self.connect_attempts:
+                    raise
+                self._disconnect()
+                delay = random.uniform(0, min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2**attempt))  # noqa: S311
+                self.retries.append(f"attempt {attempt}: {exc.message}; retried after {delay:.2f}s")
+                time.sleep(delay)
+
+    def _connect_once(self) -> None:
         settings = resolve(self.target, self._ssh_config)
         sock = self._jump(settings) if settings.proxy_jump else None
         client = paramiko.SSHClient()
@@ -195,6 +229,16 @@ class SSHTransport(BaseTransport):
             raise TransportError(f"SSH to {where} failed: {exc}") from exc
         except OSError as exc:
             raise ConnectError(f"cannot reach {where}: {exc.strerror or exc}") from exc
+
+
+def _transient(exc: TransportError) -> bool:
+    """Worth another try: refused, timed out, or cut off before the SSH session was set up."""
+    if isinstance(exc, AuthError | HostKeyError) or exc.message.startswith("cannot resolve"):
+        return False
+    if isinstance(exc, ConnectError):
+        return True
+    text = exc.message.lower()
+    return any(word in text for word in ("banner", "reset by peer", "eof", "closed by"))
 
 
 def _feed(channel: paramiko.Channel, stdin: bytes | None) -> None:
