@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from remotefix.config import CONFIG_ENV
 from remotefix.dockerapi import RUN_ENV
 from remotefix.workspace import HOME_ENV
 from tests.fixtures.docker import (  # noqa: F401  (fixtures are registered by import)
@@ -33,6 +34,7 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Each test gets its own remotefix workspace."""
     home = tmp_path / "remotefix-home"
     monkeypatch.setenv(HOME_ENV, str(home))
+    monkeypatch.setenv(CONFIG_ENV, str(tmp_path / "no-config.toml"))  # never the user's own
     return home
 
 

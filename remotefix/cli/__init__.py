@@ -7,11 +7,16 @@ ansible-runner), which keeps a one-shot command's start-up short.
 from __future__ import annotations
 
 import importlib
+import json
+import sys
+from typing import Any
 
 import click
 
 from remotefix import __version__
 from remotefix.cli._app import App, RemotefixGroup
+from remotefix.config import defaults_for, load_config
+from remotefix.errors import RemotefixError
 
 COMMANDS = {
     "doctor": "doctor:doctor",
@@ -33,6 +38,7 @@ COMMANDS = {
     "regress": "cases:regress",
     "fix": "fix:fix_cmd",
     "demo": "demo:demo",
+    "help": "help:help_cmd",
     "report": "report:report",
     "kb": "report:kb",
 }
@@ -52,7 +58,47 @@ class LazyGroup(RemotefixGroup):
         module, _, attribute = target.partition(":")
         command = getattr(importlib.import_module(f"remotefix.cli.{module}"), attribute)
         assert isinstance(command, click.Command)
+        _accept_json_anywhere(command)
+        config = ctx.meta.setdefault("remotefix.config", None) or load_config(
+            commands=set(COMMANDS)
+        )
+        ctx.meta["remotefix.config"] = config
+        if config:
+            ctx.default_map = ctx.default_map or {}
+            ctx.default_map[cmd_name] = _defaults(command, config.get("defaults", {}),
+                                                  config.get(cmd_name, {}))  # fmt: skip
         return command
+
+
+def _set_json(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    app = ctx.find_object(App)
+    if value and app is not None:
+        app.json = True
+
+
+def _accept_json_anywhere(command: click.Command) -> None:
+    """``remotefix lab ls --json`` means ``remotefix --json lab ls`` (every command and group)."""
+    if not any(p.name == "json_here" for p in command.params):
+        command.params.append(
+            click.Option(["--json", "json_here"], is_flag=True, expose_value=False,
+                         is_eager=True, callback=_set_json,
+                         help="Machine-readable JSON output (same as before the command).")
+        )  # fmt: skip
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            _accept_json_anywhere(sub)
+
+
+def _defaults(
+    command: click.Command, base: dict[str, Any], table: dict[str, Any]
+) -> dict[str, Any]:
+    """click's ``default_map`` for one command (and its subcommands) from the config file."""
+    out = defaults_for({p.name for p in command.params if p.name}, base, table)
+    if isinstance(command, click.Group):
+        for name, sub in command.commands.items():
+            nested = table.get(name)
+            out[name] = _defaults(sub, base, nested if isinstance(nested, dict) else {})
+    return out
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -66,4 +112,24 @@ def cli(ctx: click.Context, as_json: bool, verbose: int) -> None:
 
 
 def main() -> None:
-    cli(prog_name="remotefix")
+    """The console entry point: usage errors are one line too, and JSON when --json is given."""
+    wants_json = "--json" in sys.argv[1:]
+    try:
+        code = cli.main(prog_name="remotefix", standalone_mode=False)
+    except click.UsageError as exc:
+        if wants_json:
+            message = exc.format_message()
+            click.echo(json.dumps({"error": {"error": "UsageError", "message": message,
+                                             "hint": "see --help", "exit_code": 2}}))  # fmt: skip
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.Abort:
+        click.echo("Aborted!", err=True)
+        sys.exit(130)
+    except RemotefixError as exc:  # raised while click builds help or resolves a command
+        click.echo(f"remotefix: error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    sys.exit(code if isinstance(code, int) else 0)
