@@ -175,6 +175,23 @@ class Session:
             self._audit.append(**fields)
         return status
 
+    def record_intent(
+        self,
+        action: str,
+        command: str,
+        *,
+        scope: Scope,
+        elevated: bool = False,
+        extra: dict[str, Any] | None = None,
+    ) -> int:
+        """Audit work about to reach the target outside ``run`` (e.g. a playbook phase) before
+        it starts; returns the record's seq. ``AuditError`` means: do not start it.
+
+        Call ``check_consent`` first: the record names the grant that check returned.
+        """
+        grant = self.last_grant if self._consent is not None else None
+        return self._intent(action, command, grant, scope, elevated, action=action, extra=extra)
+
     def close(self) -> None:
         if self._transport is not None:
             self._transport.close()

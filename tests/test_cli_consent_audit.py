@@ -310,3 +310,15 @@ def test_repair_refuses_an_edited_log(workspace: Workspace) -> None:
     assert "broken at seq 1" in result.output and "only a torn last record" in result.output
     assert workspace.audit_log.read_bytes() == before
     assert not list(workspace.root.glob("audit.torn-*"))
+
+
+def test_audit_log_table_folds_finished_intents(workspace: Workspace) -> None:
+    log = AuditLog(workspace)
+    done = log.append(action="run.intent", case="C-7", target="web1", command="uptime")
+    log.append(action="run", case="C-7", target="web1", command="uptime", exit_code=0,
+               elevated=True, extra={"intent_seq": done["seq"]})  # fmt: skip
+    log.append(action="run.intent", case="C-7", target="web1", command="reboot-never-answered")
+    output = _run(workspace, ["audit", "log", "--case", "C-7"]).output
+    assert "run.intent" in output and "reboot-never-answered" in output  # no outcome: shown
+    assert output.count("uptime") == 1 and "run (sudo)" in output
+    assert len(_json(workspace, ["audit", "log", "--case", "C-7"])) == 3  # JSON keeps every record

@@ -16,7 +16,7 @@ import pytest
 
 from remotefix.audit import AuditLog
 from remotefix.consent import ConsentStore, Scope
-from remotefix.errors import ConsentError
+from remotefix.errors import AuditError, ConsentError
 from remotefix.session import Session
 from remotefix.targets import Target, parse_address
 from remotefix.workspace import Workspace
@@ -308,3 +308,16 @@ def test_sudo_needs_a_sudo_grant_and_every_record_says_elevated(
     assert all(r["consent_id"] == grant_id for r in elevated)
     refused = [r for r in records if r["action"] == "refused"]
     assert len(refused) == 2 and all(r["extra"]["sudo"] is True for r in refused)
+
+
+def test_record_intent_audits_work_done_outside_run(workspace: Workspace) -> None:
+    with Session(parse_address("local://"), case="CASE-8", workspace=workspace) as session:
+        seq = session.record_intent("fix-apply.intent", "site.yml", scope=Scope.FIX, elevated=True)
+    (record,) = AuditLog(workspace).records(case="CASE-8")
+    assert record["seq"] == seq and record["action"] == "fix-apply.intent"
+    assert (record["command"], record["scope"], record["elevated"]) == ("site.yml", "fix", True)
+    with workspace.audit_log.open("ab") as fh:
+        fh.write(b'{"torn')
+    again = Session(parse_address("local://"), case="CASE-8", workspace=workspace)
+    with again, pytest.raises(AuditError, match="nothing sent to 'local'"):
+        again.record_intent("fix-apply.intent", "site.yml", scope=Scope.FIX)

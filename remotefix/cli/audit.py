@@ -73,11 +73,21 @@ def log_cmd(app: App, case: str | None) -> None:
             app.out.print("no audit records" + (f" for case {case}" if case else ""))
             return
         table = Table("seq", "time", "actor", "target", "action", "command", "exit", "duration")
-        for r in records:
+        for r in _folded(records):
             table.add_row(*_row(r))
         app.out.print(table)
 
     app.emit(records, render)
+
+
+def _folded(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The table shows an intent record only when no outcome followed it (it never finished)."""
+    finished = {(r.get("extra") or {}).get("intent_seq") for r in records}
+    return [
+        r
+        for r in records
+        if not (str(r.get("action", "")).endswith(".intent") and r.get("seq") in finished)
+    ]
 
 
 def _row(record: dict[str, Any]) -> tuple[str, ...]:
