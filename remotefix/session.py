@@ -64,6 +64,7 @@ class Session:
         self._audit = AuditLog(self.workspace)
         self._settings = transport_settings or {}
         self._transport = transport
+        self._connected: Target | None = None
         self.last_grant: Grant | None = None
         """The grant that allowed the most recent action (None for engineer-owned targets)."""
 
@@ -206,14 +207,18 @@ class Session:
 
     def _endpoint(self) -> Target:
         """The target as it is connected to (for SSH after ``~/.ssh/config``): what grants
-        are matched against, never the typed text."""
-        if self.target.connection != "ssh":
-            return self.target
-        from remotefix.transports._ssh_settings import resolve  # paramiko only for SSH
+        are matched against, never the typed text. Resolved once per session."""
+        if self._connected is not None:
+            return self._connected
+        connected = self.target
+        if self.target.connection == "ssh":
+            from remotefix.transports._ssh_settings import resolve  # paramiko: SSH only
 
-        ssh_config = self._settings.get("ssh_config")
-        settings = resolve(self.target, Path(ssh_config) if ssh_config else None)
-        return replace(self.target, host=settings.host, port=settings.port, user=settings.user)
+            config = self._settings.get("ssh_config")
+            got = resolve(self.target, Path(config) if config else None)
+            connected = replace(self.target, host=got.host, port=got.port, user=got.user)
+        self._connected = connected
+        return connected
 
     @property
     def _posix(self) -> bool:
