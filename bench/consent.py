@@ -1,4 +1,5 @@
-"""How long the door takes per command: one consent check, and one audit append (intent record).
+"""How long the door takes per command: one consent check, one audit append (intent record), and
+the audit's command scrubber on 200 KB adversarial commands (it must stay linear).
 
 Uses a throw-away workspace with 55 grants (50 for other cases). Prints medians; the unit tests no
 longer assert timings. Run: .venv/bin/python bench/consent.py [--rounds 500]
@@ -18,6 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from remotefix.audit import AuditLog
 from remotefix.consent import ConsentStore, Scope
+from remotefix.redact_command import scrub_command
 from remotefix.targets import parse_address
 from remotefix.workspace import Workspace
 
@@ -29,6 +31,28 @@ def _median_ms(call: object, rounds: int) -> float:
         call()  # type: ignore[operator]
         samples.append(time.perf_counter() - start)
     return statistics.median(samples) * 1000
+
+
+_HUGE_UNITS = [
+    "x",
+    "password",
+    "a.",
+    "--password ",
+    "a ",
+    "mysql -p",
+    "http://",
+    "-----BEGIN PRIVATE KEY-----",
+]
+
+
+def _scrub_worst_ms() -> tuple[str, float]:
+    """The slowest of the adversarial 200 KB commands (each scrubbed 3 times, median)."""
+    worst = ("", 0.0)
+    for unit in _HUGE_UNITS:
+        text = unit * (200_000 // len(unit))
+        took = _median_ms(lambda text=text: scrub_command(text), 3)  # type: ignore[misc]
+        worst = max(worst, (unit, took), key=lambda pair: pair[1])
+    return worst
 
 
 def main() -> None:
@@ -50,6 +74,8 @@ def main() -> None:
                                                command="uname -a"), rounds)  # fmt: skip
     print(f"consent check (55 grants): median {check:.3f} ms over {rounds} rounds")
     print(f"audit append (fsync'd):    median {append:.3f} ms over {rounds} rounds")
+    unit, took = _scrub_worst_ms()
+    print(f"scrub 200 KB command:      worst median {took:.1f} ms (unit {unit!r})")
 
 
 if __name__ == "__main__":

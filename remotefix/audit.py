@@ -245,8 +245,12 @@ class AuditLog:
         if record is None or "hash" not in record or "seq" not in record:
             raise AuditError(
                 f"the last record of audit log {self.path} is damaged ({reason or 'no hash'})",
-                hint="`remotefix audit repair` moves the torn record aside; nothing is recorded "
-                "(or sent) until then",
+                hint=(
+                    "`remotefix audit repair` moves the torn record aside"
+                    if reason
+                    else "the record was edited: see `remotefix audit verify`"
+                )
+                + "; nothing is recorded (or sent) until then",
             )
         return record
 

@@ -9,7 +9,6 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -328,26 +327,6 @@ def test_scrub_masks_every_value_in_one_line() -> None:
 )
 def test_scrub_leaves_harmless_text_alone(harmless: str) -> None:
     assert scrub_command(harmless) == harmless
-
-
-@pytest.mark.parametrize(
-    "unit",
-    [
-        "x",
-        "password",
-        "a.",
-        "--password ",
-        "a ",
-        "mysql -p",
-        "http://",
-        "-----BEGIN PRIVATE KEY-----",
-    ],
-)
-def test_scrub_stays_linear_on_huge_commands(unit: str) -> None:
-    text = unit * (200_000 // len(unit))
-    start = time.perf_counter()
-    scrub_command(text)
-    assert time.perf_counter() - start < 1.0
 
 
 def test_scrub_masks_an_unterminated_private_key_to_the_end() -> None:
