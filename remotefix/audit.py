@@ -10,8 +10,13 @@ from an honest one; so every append also writes a small *head* file next to the 
 against it, and ``append`` refuses to continue a log that no longer reaches its head.
 
 Appends from several processes are serialised by an ``flock`` on ``locks/audit.lock``; each
-record is one ``os.write`` on an ``O_APPEND`` descriptor, then ``fsync``. Output of commands is
-never stored, only its SHA-256; commands pass ``scrub_command`` before they are written.
+record is one ``os.write`` on an ``O_APPEND`` descriptor, then ``fsync``; a write that fails
+part-way (disk full, ``ulimit -f``) is cut back off, so the log never keeps half a record it
+wrote itself. A record that cannot be encoded (a name that is not UTF-8) is refused before
+anything is written. A torn last line left by a crash is reported by ``verify`` and moved aside
+by ``repair`` (kept next to the log, the repair itself recorded in the chain).
+
+Output of commands is never stored, only its SHA-256; commands pass ``scrub_command`` first.
 """
 
 from __future__ import annotations
@@ -23,25 +28,33 @@ import json
 import os
 import socket
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from typing import Any
 
 from remotefix._audit_chain import (
     GENESIS,
+    RepairReport,
     VerifyReport,
     chain_error,
     check_head,
     check_reaches_head,
+    cut_torn_tail,
+    encoded,
     last_line,
     parse_line,
+    read_head,
     record_hash,
+    repair_fields,
+    write_head,
 )
 from remotefix.errors import AuditError
 from remotefix.redact_command import scrub_command
 from remotefix.result import CommandResult
 from remotefix.targets import Target
 from remotefix.workspace import Workspace
+
+WRITE_HINT = "free disk space (or raise `ulimit -f`) and check the workspace's permissions"
 
 
 def sha256_hex(data: bytes) -> str:
@@ -87,9 +100,13 @@ class AuditLog:
         truncated: bool = False,
         stdout_sha256: str | None = None,
         stderr_sha256: str | None = None,
+        elevated: bool = False,
         extra: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """Append one record and return it (with seq, time, prev and hash filled in)."""
+        """Append one record and return it (with seq, time, prev and hash filled in).
+
+        ``elevated`` says whether the action ran as root through ``sudo -n``.
+        """
         if isinstance(target, Target):
             address = address or target.address
         fields = {
@@ -107,6 +124,7 @@ class AuditLog:
             "truncated": truncated,
             "stdout_sha256": stdout_sha256,
             "stderr_sha256": stderr_sha256,
+            "elevated": elevated,
             "extra": _scrub_extra(extra),
         }
         with self._locked():
@@ -138,22 +156,46 @@ class AuditLog:
         with self._locked(shared=True):
             return self._verify_locked()
 
+    def repair(self) -> RepairReport | None:
+        """Move a torn last record aside (into ``audit.torn-*.jsonl`` next to the log) and
+        record the repair in the chain. None when there is nothing to repair.
+
+        Only a torn tail is repaired: any other break raises ``AuditError`` (that is tampering
+        or loss, not a write cut short, and must stay visible).
+        """
+        with self._locked():
+            report = self._verify_locked()
+            if report.ok:
+                return None
+            if not report.torn_tail:
+                raise AuditError(
+                    f"audit log {self.path} is broken at seq {report.first_bad_seq} "
+                    f"({report.reason}); only a torn last record can be repaired",
+                    hint="keep the log as evidence; move audit.jsonl and audit.head aside "
+                    "to start a new one",
+                )
+            moved_to, data = cut_torn_tail(self.path)
+            record = self._append_locked(repair_fields(moved_to, data, report.reason, _actor()))
+        return RepairReport(moved_to, len(data), sha256_hex(data), record)
+
     def _verify_locked(self) -> VerifyReport:
-        head = self._read_head()
+        head = read_head(self.head_path)
         seq, prev, at_head = 0, GENESIS, None
-        for lineno, line in self._lines():
+        lines = self._lines()
+        for lineno, line in lines:
             record, reason = parse_line(line, f"line {lineno}")
             if record is not None:
                 reason = chain_error(record, seq + 1, prev, head.get("first") if seq == 0 else None)
             if record is None or reason is not None:
-                return VerifyReport(False, seq, seq + 1, reason)
+                torn = record is None and next(lines, None) is None
+                return VerifyReport(False, seq, seq + 1, reason, torn_tail=torn)
             seq, prev = seq + 1, record["hash"]
             if head and seq == head["seq"]:
                 at_head = prev
         return check_head(head, seq, at_head)
 
     def _append_locked(self, fields: dict[str, Any]) -> dict[str, Any]:
-        last, head = self._last_record(), self._read_head()
+        last, head = self._last_record(), read_head(self.head_path)
         check_reaches_head(self.path, last, head)
         record: dict[str, Any] = {
             "seq": last["seq"] + 1 if last else 1,
@@ -162,23 +204,33 @@ class AuditLog:
             "prev": last["hash"] if last else GENESIS,
         }
         # Round-trip so the hash is of exactly what verify will read back (tuples -> lists…).
-        record = json.loads(json.dumps(record, ensure_ascii=False, default=str, allow_nan=False))
+        text = json.dumps(record, ensure_ascii=False, default=str, allow_nan=False)
+        record = json.loads(encoded(text, record))  # refused before anything is written
         record["hash"] = record_hash(record)
         line = json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n"
         self._write_line(line.encode("utf-8"))
         first = head.get("first") or (self._first_hash() if last else record["hash"])
-        self._write_head({"seq": record["seq"], "hash": record["hash"], "first": first})
+        write_head(self.head_path, {"seq": record["seq"], "hash": record["hash"], "first": first})
         return record
 
     def _write_line(self, data: bytes) -> None:
+        """One ``write``; on failure or a short write the bytes written are cut back off."""
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        size, written = os.fstat(fd).st_size, 0
         try:
             written = os.write(fd, data)
+            if written != len(data):
+                raise AuditError(
+                    f"short write to audit log {self.path} ({written}/{len(data)} bytes)",
+                    hint=WRITE_HINT,
+                )
             os.fsync(fd)
+        except BaseException:
+            with suppress(OSError):
+                os.ftruncate(fd, size)
+            raise
         finally:
             os.close(fd)
-        if written != len(data):
-            raise AuditError(f"short write to audit log {self.path} ({written}/{len(data)} bytes)")
 
     def _last_record(self) -> dict[str, Any] | None:
         """The last record, read backwards from the end of the file (never the whole log)."""
@@ -193,7 +245,12 @@ class AuditLog:
         if record is None or "hash" not in record or "seq" not in record:
             raise AuditError(
                 f"the last record of audit log {self.path} is damaged ({reason or 'no hash'})",
-                hint="run `remotefix audit verify`; nothing more is recorded until it is repaired",
+                hint=(
+                    "`remotefix audit repair` moves the torn record aside"
+                    if reason
+                    else "the record was edited: see `remotefix audit verify`"
+                )
+                + "; nothing is recorded (or sent) until then",
             )
         return record
 
@@ -201,25 +258,6 @@ class AuditLog:
         with open(self.path, "rb") as fh:
             record, _ = parse_line(fh.readline(), "line 1")
         return record.get("hash") if record else None
-
-    def _read_head(self) -> dict[str, Any]:
-        try:
-            head = json.loads(self.head_path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            return {}
-        except (OSError, ValueError) as exc:
-            raise AuditError(f"audit head {self.head_path} is unreadable: {exc}") from exc
-        if not isinstance(head, dict) or not {"seq", "hash", "first"} <= head.keys():
-            raise AuditError(f"audit head {self.head_path} is malformed")
-        return head
-
-    def _write_head(self, head: dict[str, Any]) -> None:
-        tmp = self.head_path.with_suffix(f".head.{os.getpid()}.tmp")
-        with open(tmp, "w", encoding="utf-8") as fh:
-            fh.write(json.dumps(head) + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, self.head_path)
 
     def _lines(self) -> Iterator[tuple[int, str]]:
         """(line number, text) of each line; a last line without newline is yielded as is."""
@@ -239,7 +277,8 @@ class AuditLog:
                 fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
             yield
         except OSError as exc:
-            raise AuditError(f"audit log {self.path}: {exc.strerror or exc}") from exc
+            why = exc.strerror or str(exc)
+            raise AuditError(f"cannot write audit log {self.path}: {why}", hint=WRITE_HINT) from exc
         finally:
             if fd is not None:
                 os.close(fd)  # closing releases the lock

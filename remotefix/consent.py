@@ -62,12 +62,14 @@ PRAGMA synchronous = FULL;
 CREATE TABLE IF NOT EXISTS grants (
     id TEXT PRIMARY KEY, case_id TEXT NOT NULL, targets TEXT NOT NULL, scope TEXT NOT NULL,
     granted_by TEXT NOT NULL, evidence TEXT NOT NULL, granted_at TEXT NOT NULL,
-    expires_at TEXT NOT NULL, revoked_at TEXT
+    expires_at TEXT NOT NULL, revoked_at TEXT, sudo INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS grants_case ON grants (case_id);
 """
-_INSERT = """INSERT INTO grants VALUES (:id, :case, :targets, :scope, :granted_by, :evidence,
-    :granted_at, :expires_at, NULL)"""
+_ADD_SUDO = "ALTER TABLE grants ADD COLUMN sudo INTEGER NOT NULL DEFAULT 0"  # older databases
+_INSERT = """INSERT INTO grants (id, case_id, targets, scope, granted_by, evidence, granted_at,
+    expires_at, revoked_at, sudo) VALUES (:id, :case, :targets, :scope, :granted_by, :evidence,
+    :granted_at, :expires_at, NULL, :sudo)"""
 
 
 class ConsentStore:
@@ -87,9 +89,10 @@ class ConsentStore:
         granted_by: str,
         evidence: str,
         *,
+        sudo: bool = False,
         now: datetime | None = None,
     ) -> Grant:
-        """Record a new grant and return it."""
+        """Record a new grant and return it; ``sudo`` allows ``sudo -n`` on its targets."""
         granted_at = utc_now(now)
         grant = Grant(
             id="",
@@ -100,6 +103,7 @@ class ConsentStore:
             evidence=single_line("evidence", evidence),
             granted_at=granted_at,
             expires_at=granted_at + valid_expiry(expires_in),
+            sudo=bool(sudo),
         )
         return self._insert(grant)
 
@@ -134,24 +138,34 @@ class ConsentStore:
         return self.get(grant_id)
 
     def check(
-        self, case: str, target: Target, scope: Scope | str, now: datetime | None = None
+        self,
+        case: str,
+        target: Target,
+        scope: Scope | str,
+        now: datetime | None = None,
+        *,
+        sudo: bool = False,
     ) -> Grant:
-        """Return the grant allowing ``scope`` on ``target`` for ``case``, else raise.
+        """Return the grant allowing ``scope`` (and ``sudo -n`` when ``sudo``) on ``target``
+        for ``case``, else raise.
 
-        Reads the database on every call, so a revocation by another process counts at once.
-        Among several grants that allow the action, the narrowest scope wins, then the latest
-        expiry. The ``ConsentError`` message is one line: why (none, expired, revoked, scope
-        too narrow), the case, target and scope, and the exact ``remotefix consent grant``.
+        ``target`` is matched as connected to (see ``remotefix.grants``). Reads the database
+        on every call, so a revocation by another process counts at once. Among several grants
+        that allow the action, the narrowest wins (scope, then no sudo), then the latest expiry. The
+        ``ConsentError`` message is one line: why (none, expired, revoked, scope too narrow,
+        no sudo), the case, target and scope, and the exact ``remotefix consent grant``.
         """
         needed, moment = as_scope(scope), utc_now(now)
         with self._db() as conn:
             rows = conn.execute("SELECT * FROM grants WHERE case_id = ?", (case,)).fetchall()
         matching = [g for g in map(_from_row, rows) if g.covers(target)]
         active = [g for g in matching if g.status(moment) is GrantStatus.ACTIVE]
-        allowed = [g for g in active if g.scope.allows(needed)]
+        allowed = [g for g in active if g.scope.allows(needed) and (g.sudo or not sudo)]
         if allowed:
-            return min(allowed, key=lambda g: (RANK[g.scope.value], -g.expires_at.timestamp()))
-        raise refusal(case, target, needed, matching, moment)
+            return min(
+                allowed, key=lambda g: (RANK[g.scope.value], g.sudo, -g.expires_at.timestamp())
+            )
+        raise refusal(case, target, needed, matching, moment, sudo=sudo)
 
     def close(self) -> None:
         with self._lock:
@@ -187,6 +201,11 @@ class ConsentStore:
                 yield self._conn
         except sqlite3.IntegrityError:
             raise
+        except UnicodeEncodeError as exc:
+            raise ConsentError(
+                f"consent lookup refused: {exc.object[:80]!a} is not valid UTF-8",
+                hint="use case ids and names that are valid UTF-8",
+            ) from None
         except (sqlite3.Error, OSError) as exc:
             raise WorkspaceError(
                 f"consent database {path}: {exc}",
@@ -205,6 +224,9 @@ def _connect(workspace: Workspace) -> sqlite3.Connection:
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         conn.executescript(_SCHEMA)
+        columns = {row["name"] for row in conn.execute("PRAGMA table_info(grants)")}
+        if "sudo" not in columns:
+            conn.execute(_ADD_SUDO)
     finally:
         os.close(fd)
     return conn
@@ -212,7 +234,7 @@ def _connect(workspace: Workspace) -> sqlite3.Connection:
 
 def _to_row(grant: Grant) -> dict[str, object]:
     row = grant.to_dict()
-    return {**row, "targets": json.dumps(row["targets"])}
+    return {**row, "targets": json.dumps(row["targets"]), "sudo": int(grant.sudo)}
 
 
 def _from_row(row: sqlite3.Row) -> Grant:
@@ -227,4 +249,5 @@ def _from_row(row: sqlite3.Row) -> Grant:
         granted_at=datetime.fromisoformat(row["granted_at"]),
         expires_at=datetime.fromisoformat(row["expires_at"]),
         revoked_at=datetime.fromisoformat(revoked) if revoked else None,
+        sudo=bool(row["sudo"]),
     )

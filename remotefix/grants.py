@@ -2,8 +2,19 @@
 
 Scopes are ordered, each including the ones below it: ``diagnose`` (read-only collection) <
 ``fix`` (changes; a fix needs to look before and after it acts, so it may also diagnose) <
-``shell`` (an interactive shell can do anything, so it implies fix and diagnose). Storage is
-``remotefix.consent``.
+``shell`` (an interactive shell can do anything, so it implies fix and diagnose). Elevation is
+separate: only a grant given with ``sudo`` (``consent grant --sudo``) lets a command run through
+``sudo -n``. Storage is ``remotefix.consent``.
+
+What a target pattern covers is decided by ``remotefix._grant_patterns`` (the endpoint actually
+connected to, never the typed text):
+
+* ``*`` alone covers every target; ``10.0.0.5`` / ``10.0.0.0/24`` / ``fd00::/64`` cover IPs by
+  whole address or network; ``10.0.0.*`` takes whole octets only (``10.0.0.5*`` is refused);
+* host-name globs match dot-separated labels one for one: ``*.customer.example`` covers
+  ``web1.customer.example``, not ``customer.example``, ``a.b.customer.example`` or an IP;
+* a plain name (``web1``) also covers the inventory host or ssh alias of exactly that name;
+* ``scheme://``, ``user@`` and ``:port`` must match when given; a query string is ignored.
 """
 
 from __future__ import annotations
@@ -14,8 +25,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from fnmatch import fnmatchcase
 
+from remotefix._grant_patterns import parse_pattern
 from remotefix.errors import ConfigError, ConsentError
 from remotefix.targets import Target
 
@@ -54,6 +65,8 @@ class Grant:
     granted_at: datetime
     expires_at: datetime
     revoked_at: datetime | None = None
+    sudo: bool = False
+    """The customer allows ``sudo -n`` (root) on these targets."""
 
     def status(self, now: datetime | None = None) -> GrantStatus:
         if self.revoked_at is not None:
@@ -61,9 +74,10 @@ class Grant:
         return GrantStatus.ACTIVE if utc_now(now) < self.expires_at else GrantStatus.EXPIRED
 
     def covers(self, target: Target) -> bool:
-        """True when a pattern matches the target's name, address or host (case-sensitive)."""
-        names = {target.name, target.address, target.host} - {""}
-        return any(fnmatchcase(name, pat) for pat in self.targets for name in names)
+        """True when a pattern covers ``target`` (its host/port/user as connected to, or an
+        exact inventory alias); see the module docstring. Unparseable old patterns cover
+        nothing."""
+        return any(_covers(pattern, target) for pattern in self.targets)
 
     def to_dict(self, now: datetime | None = None) -> dict[str, object]:
         return {
@@ -76,8 +90,17 @@ class Grant:
             "granted_at": iso_utc(self.granted_at),
             "expires_at": iso_utc(self.expires_at),
             "revoked_at": iso_utc(self.revoked_at) if self.revoked_at else None,
+            "sudo": self.sudo,
             "status": self.status(now).value,
         }
+
+
+def _covers(text: str, target: Target) -> bool:
+    try:
+        pattern = parse_pattern(text)
+    except ConsentError:
+        return False
+    return pattern.covers(target) or pattern.names_alias(target.name)
 
 
 def needs_consent(target: Target) -> bool:
@@ -107,12 +130,21 @@ def parse_duration(text: str) -> timedelta:
 
 
 def refusal(
-    case: str, target: Target, needed: Scope, matching: list[Grant], now: datetime
+    case: str,
+    target: Target,
+    needed: Scope,
+    matching: list[Grant],
+    now: datetime,
+    *,
+    sudo: bool = False,
 ) -> ConsentError:
-    """Why no grant allows ``needed``: scope too narrow, revoked, expired or none at all."""
+    """Why no grant allows ``needed``: no sudo, scope too narrow, revoked, expired or none."""
     active = [g for g in matching if g.status(now) is GrantStatus.ACTIVE]
     what = f"for case {case!r} on target {target.name!r} (scope {needed.value} needed)"
-    if active:
+    scoped = [g for g in active if g.scope.allows(needed)]
+    if scoped:  # only sudo is missing
+        why = f"consent {scoped[0].id} does not allow sudo (granted without --sudo) {what}"
+    elif active:
         widest = max(active, key=lambda g: RANK[g.scope.value])
         why = f"consent {widest.id} allows only {widest.scope.value} {what}"
     elif matching:
@@ -123,14 +155,15 @@ def refusal(
             why = f"consent {last.id} expired at {_when(last.expires_at, now)} {what}"
     else:
         why = f"no consent {what}"
-    return ConsentError(f"{why}; grant it with: {grant_command(case, target.name, needed)}")
+    command = grant_command(case, target.name, needed, sudo=sudo)
+    return ConsentError(f"{why}; grant it with: {command}")
 
 
-def grant_command(case: str, target: str, scope: Scope | str) -> str:
+def grant_command(case: str, target: str, scope: Scope | str, *, sudo: bool = False) -> str:
     """The ``remotefix consent grant`` command line that would allow ``scope`` on ``target``."""
     return (
         f"remotefix consent grant --case {shlex.quote(case)} --target {shlex.quote(target)} "
-        f"--scope {as_scope(scope).value} --expires 4h "
+        f"--scope {as_scope(scope).value}{' --sudo' if sudo else ''} --expires 4h "
         "--by '<customer contact>' --evidence '<ticket ref>'"
     )
 
@@ -160,11 +193,14 @@ def single_line(name: str, value: str) -> str:
 
 
 def target_patterns(targets: Sequence[str]) -> tuple[str, ...]:
+    """The patterns, each checked against the rules (``ConsentError`` naming a bad one)."""
     if isinstance(targets, str):
         targets = [targets]
     patterns = tuple(single_line("target", t) for t in targets)
     if not patterns:
         raise ConsentError("a consent grant needs at least one --target pattern")
+    for pattern in patterns:
+        parse_pattern(pattern)
     return patterns
 
 

@@ -27,7 +27,7 @@ GRANT = [
     "--target",
     "web*",
     "--target",
-    "ssh://root@10.0.0.5*",
+    "ssh://root@10.0.0.0/24",
     "--scope",
     "fix",
     "--by",
@@ -80,10 +80,12 @@ def test_grant_records_consent_and_an_audit_record(workspace: Workspace) -> None
         "granted_at",
         "expires_at",
         "revoked_at",
+        "sudo",
         "status",
     }
-    assert grant["targets"] == ["web*", "ssh://root@10.0.0.5*"]
+    assert grant["targets"] == ["web*", "ssh://root@10.0.0.0/24"]
     assert (grant["scope"], grant["status"], grant["revoked_at"]) == ("fix", "active", None)
+    assert grant["sudo"] is False
     with ConsentStore(workspace) as store:
         target = parse_address("root@10.0.0.5")
         assert store.check("C-7", target, "diagnose").id == grant["id"]
@@ -182,6 +184,7 @@ def test_audit_verify_intact(workspace: Workspace) -> None:
         "records": 1,
         "first_bad_seq": None,
         "reason": None,
+        "torn_tail": False,
         "path": str(workspace.audit_log),
     }
     human = _run(workspace, ["audit", "verify"])
@@ -237,3 +240,85 @@ def test_no_grant_stays_active_without_its_audit_record(workspace: Workspace) ->
     with ConsentStore(workspace) as store:
         assert store.list("C-7") == []
         assert [g.status() for g in store.list("C-7", include_inactive=True)] == ["revoked"]
+
+
+def test_grant_sudo_is_stored_listed_and_audited(workspace: Workspace) -> None:
+    grant = _json(workspace, [*GRANT, "--sudo"])
+    assert grant["sudo"] is True
+    assert [g["sudo"] for g in _json(workspace, ["consent", "ls"])] == [True]
+    assert _json(workspace, ["consent", "show", grant["id"]])["sudo"] is True
+    table = _run(workspace, ["consent", "ls"]).output
+    assert " yes " in table
+    (record,) = AuditLog(workspace).records("C-7")
+    assert record["extra"]["sudo"] is True and record["elevated"] is False
+    with ConsentStore(workspace) as store:
+        target = parse_address("ssh://root@10.0.0.9")
+        assert store.check("C-7", target, "fix", sudo=True).id == grant["id"]
+
+
+def test_grant_refuses_an_ambiguous_pattern(workspace: Workspace) -> None:
+    args = [a if a != "ssh://root@10.0.0.0/24" else "10.0.0.5*" for a in GRANT]
+    result = _run(workspace, args)
+    assert result.exit_code == 5
+    assert "bad consent target pattern '10.0.0.5*'" in result.output
+    assert "Traceback" not in result.output
+    with ConsentStore(workspace) as store:
+        assert store.list(include_inactive=True) == []
+
+
+def _torn(workspace: Workspace, records: int = 3) -> bytes:
+    log = AuditLog(workspace)
+    for i in range(records):
+        log.append(action="run", case="C-7", target="web1", command=f"echo {i}")
+    torn = b'{"seq":%d,"time":"2024-' % (records + 1)
+    with workspace.audit_log.open("ab") as fh:
+        fh.write(torn)
+    return torn
+
+
+def test_verify_names_a_torn_tail_and_how_to_repair_it(workspace: Workspace) -> None:
+    _torn(workspace)
+    result = _run(workspace, ["audit", "verify"])
+    assert result.exit_code == 7
+    assert "broken at seq 4: last line is incomplete" in result.output
+    assert "remotefix audit repair" in result.output
+
+
+def test_repair_moves_the_torn_tail_aside_and_records_it(workspace: Workspace) -> None:
+    torn = _torn(workspace)
+    done = _json(workspace, ["audit", "repair"])
+    assert (done["repaired"], done["bytes"], done["seq"]) == (True, len(torn), 4)
+    aside = Path(done["moved_to"])
+    assert aside.parent == workspace.audit_log.parent and aside.read_bytes() == torn
+    assert aside.stat().st_mode & 0o077 == 0
+    assert _json(workspace, ["audit", "verify"])["records"] == 4
+    repair = list(AuditLog(workspace).records())[-1]
+    assert repair["action"] == "audit.repair" and repair["extra"]["moved_to"] == str(aside)
+    AuditLog(workspace).append(action="run", case="C-7")  # the log is usable again
+    again = _run(workspace, ["audit", "repair"])
+    assert again.exit_code == 0 and "nothing to repair" in again.output
+
+
+def test_repair_refuses_an_edited_log(workspace: Workspace) -> None:
+    _torn(workspace)
+    lines = workspace.audit_log.read_bytes().split(b"\n")
+    lines[0] = lines[0].replace(b"echo 0", b"echo X")
+    workspace.audit_log.write_bytes(b"\n".join(lines))
+    before = workspace.audit_log.read_bytes()
+    result = _run(workspace, ["audit", "repair"])
+    assert result.exit_code == 7
+    assert "broken at seq 1" in result.output and "only a torn last record" in result.output
+    assert workspace.audit_log.read_bytes() == before
+    assert not list(workspace.root.glob("audit.torn-*"))
+
+
+def test_audit_log_table_folds_finished_intents(workspace: Workspace) -> None:
+    log = AuditLog(workspace)
+    done = log.append(action="run.intent", case="C-7", target="web1", command="uptime")
+    log.append(action="run", case="C-7", target="web1", command="uptime", exit_code=0,
+               elevated=True, extra={"intent_seq": done["seq"]})  # fmt: skip
+    log.append(action="run.intent", case="C-7", target="web1", command="reboot-never-answered")
+    output = _run(workspace, ["audit", "log", "--case", "C-7"]).output
+    assert "run.intent" in output and "reboot-never-answered" in output  # no outcome: shown
+    assert output.count("uptime") == 1 and "run (sudo)" in output
+    assert len(_json(workspace, ["audit", "log", "--case", "C-7"])) == 3  # JSON keeps every record

@@ -69,21 +69,119 @@ def test_grant_then_check_returns_the_grant(store: ConsentStore) -> None:
     assert store.get(grant.id) == grant
 
 
-@pytest.mark.parametrize(
-    ("pattern", "target"),
-    [
-        ("web*", WEB1),
-        ("ssh://root@10.0.0.5*", parse_address("root@10.0.0.5:2222", name="db")),
-        ("10.0.0.*", parse_address("ssh://10.0.0.7")),
-        ("customer-1", Target(name="customer-1", connection="ssh", host="192.0.2.1")),
-        ("docker://app*", parse_address("docker://app-7")),
-    ],
-)
-def test_patterns_match_name_address_or_host(
+def _ssh(name: str, host: str, **kw: object) -> Target:
+    return Target(name=name, connection="ssh", host=host, **kw)  # type: ignore[arg-type]
+
+
+COVERED = [
+    ("web*", WEB1),
+    ("*", parse_address("ssh://10.9.9.9")),
+    ("ssh://root@10.0.0.5", parse_address("root@10.0.0.5:2222", name="db")),
+    ("ssh://root@10.0.0.5:2222", parse_address("root@10.0.0.5:2222")),
+    ("ssh://root@web1:22", parse_address("ssh://root@web1")),  # 22 is ssh's default
+    ("10.0.0.*", parse_address("ssh://10.0.0.7")),
+    ("10.0.0.*", parse_address("ssh://10.0.0.55")),
+    ("10.0.0.0/24", parse_address("ssh://10.0.0.55")),
+    ("fd00::/64", parse_address("ssh://root@[fd00::5]:22")),
+    ("*.customer.example", parse_address("ssh://root@web1.customer.example")),
+    ("*.customer.example", parse_address("ssh://root@WEB1.Customer.Example.")),
+    ("customer-1", Target(name="customer-1", connection="ssh", host="192.0.2.1")),  # alias
+    ("docker://app*", parse_address("docker://app-7")),
+    ("winrm://u@127.0.0.1:5985?transport=ntlm", parse_address("winrm://u@127.0.0.1:5985")),
+]
+NOT_COVERED = [
+    ("*.customer.example", parse_address("ssh://root@127.0.0.1:22?x=.customer.example")),
+    ("*.customer.example", _ssh("db1.customer.example", "127.0.0.1")),  # inventory alias
+    ("*.customer.example", parse_address("ssh://customer.example")),
+    ("*.customer.example", parse_address("ssh://a.b.customer.example")),
+    ("*.customer.example", parse_address("ssh://web1.customer.example.evil.net")),
+    ("web*", parse_address("ssh://web1.evil.net")),
+    ("web1", _ssh("ssh://web1?x=1", "10.6.6.6")),  # only a plain alias counts
+    ("10.0.0.5", parse_address("ssh://10.0.0.55")),
+    ("10.0.0.*", parse_address("ssh://10.0.0.5.evil.net")),
+    ("10.0.0.0/24", parse_address("ssh://10.0.1.1")),
+    ("ssh://root@web1:22", parse_address("ssh://admin@web1")),
+    ("ssh://root@web1:22", parse_address("ssh://root@web1:2222")),
+    ("ssh://root@web1", parse_address("ssh://web1")),  # user unknown: not assumed
+    ("docker://app*", parse_address("ssh://app-7")),
+    ("docker://app*", parse_address("docker://App-7")),  # container names are case-sensitive
+]
+
+
+@pytest.mark.parametrize(("pattern", "target"), COVERED)
+def test_patterns_cover_the_connected_host(
     store: ConsentStore, pattern: str, target: Target
 ) -> None:
     _grant(store, targets=[pattern])
     assert store.check("C-1", target, "diagnose").targets == (pattern,)
+
+
+@pytest.mark.parametrize(("pattern", "target"), NOT_COVERED)
+def test_patterns_never_match_typed_text_or_partial_labels(
+    store: ConsentStore, pattern: str, target: Target
+) -> None:
+    _grant(store, targets=[pattern])
+    with pytest.raises(ConsentError, match="no consent"):
+        store.check("C-1", target, "diagnose")
+
+
+@pytest.mark.parametrize(
+    ("pattern", "why"),
+    [
+        ("10.0.0.5*", "whole octets"),
+        ("ssh://root@10.0.0.5*", "whole octets"),
+        ("10.0.*", "whole octets"),
+        ("10.0.0.256", "whole octets"),
+        ("web1:port", "port"),
+        ("web1:0", "port"),
+        ("local://", "scheme"),
+        ("ftp://web1", "scheme"),
+        ("a..b", "labels"),
+        ("web/1", "labels"),
+        ("us er@web1", "user"),
+    ],
+)
+def test_ambiguous_patterns_are_refused_at_grant_time(
+    store: ConsentStore, pattern: str, why: str
+) -> None:
+    with pytest.raises(ConsentError, match=f"bad consent target pattern .*{why}"):
+        _grant(store, targets=[pattern])
+    assert store.list(include_inactive=True) == []
+
+
+def test_sudo_needs_a_sudo_grant(store: ConsentStore) -> None:
+    plain = _grant(store, scope="fix")
+    assert plain.sudo is False and plain.to_dict()["sudo"] is False
+    assert store.check("C-1", WEB1, "fix") == plain
+    with pytest.raises(ConsentError) as info:
+        store.check("C-1", WEB1, "fix", sudo=True)
+    message = str(info.value)
+    assert f"consent {plain.id} does not allow sudo (granted without --sudo)" in message
+    assert "--scope fix --sudo" in message and "\n" not in message
+    elevated = _grant(store, scope="fix", sudo=True)
+    assert elevated.sudo and store.get(elevated.id).sudo
+    assert store.check("C-1", WEB1, "diagnose", sudo=True) == elevated
+    assert store.check("C-1", WEB1, "diagnose") == plain  # no sudo asked: either grant will do
+
+
+def test_a_database_from_before_sudo_is_migrated(workspace: Workspace) -> None:
+    workspace.ensure()
+    with sqlite3.connect(workspace.consent_db) as conn:
+        conn.execute(
+            "CREATE TABLE grants (id TEXT PRIMARY KEY, case_id TEXT NOT NULL, targets TEXT NOT "
+            "NULL, scope TEXT NOT NULL, granted_by TEXT NOT NULL, evidence TEXT NOT NULL, "
+            "granted_at TEXT NOT NULL, expires_at TEXT NOT NULL, revoked_at TEXT)"
+        )
+        conn.execute(
+            "INSERT INTO grants VALUES ('c-00000001', 'C-1', '[\"web*\"]', 'fix', 'A', 'T', "
+            "'2020-01-01T00:00:00.000000+00:00', '2999-01-01T00:00:00.000000+00:00', NULL)"
+        )
+    with ConsentStore(workspace) as store:
+        old = store.check("C-1", WEB1, "fix")
+        assert (old.id, old.sudo) == ("c-00000001", False)
+        with pytest.raises(ConsentError, match="does not allow sudo"):
+            store.check("C-1", WEB1, "fix", sudo=True)
+        assert _grant(store, scope="fix", sudo=True).sudo
 
 
 def test_missing_grant_names_case_target_scope_and_the_command(store: ConsentStore) -> None:
@@ -229,19 +327,6 @@ def test_database_uses_wal(store: ConsentStore, workspace: Workspace) -> None:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         indexes = [row[1] for row in conn.execute("PRAGMA index_list(grants)")]
     assert "grants_case" in indexes
-
-
-def test_check_is_fast(store: ConsentStore) -> None:
-    for i in range(50):
-        _grant(store, case=f"other-{i}")
-    for _ in range(5):
-        _grant(store, targets=["db*", "web*"])
-    store.check("C-1", WEB1, "diagnose")
-    rounds = 500
-    start = time.perf_counter()
-    for _ in range(rounds):
-        store.check("C-1", WEB1, "diagnose")
-    assert (time.perf_counter() - start) / rounds < 0.002
 
 
 @pytest.mark.parametrize(

@@ -199,6 +199,8 @@ def test_sudo_wanting_a_password_is_a_clear_auth_error(
         target, known_hosts_files=_trusting(server, tmp_path), use_agent=False, password=password
     )
     session = Session(target, case="C-3", transport=transport)
-    ConsentStore(session.workspace).grant("C-3", ["*"], Scope.FIX, timedelta(minutes=5), "J", "t")
+    ConsentStore(session.workspace).grant(
+        "C-3", ["*"], Scope.FIX, timedelta(minutes=5), "J", "t", sudo=True
+    )
     with session, pytest.raises(AuthError, match=r"sudo on .* wants a password"):
         session.run("true", sudo=True, scope=Scope.FIX)

@@ -24,13 +24,40 @@ def verify_cmd(app: App) -> None:
     log = AuditLog(app.workspace)
     report = log.verify()
     if not report.ok:
+        repair = (
+            "; `remotefix audit repair` moves the torn record aside" if report.torn_tail else ""
+        )
         raise AuditError(
             f"audit log {log.path} is broken at seq {report.first_bad_seq}: {report.reason}",
-            hint=f"{report.records} record(s) before it are intact",
+            hint=f"{report.records} record(s) before it are intact{repair}",
         )
     data = {**report.to_dict(), "path": str(log.path)}
     app.emit(
         data, lambda: app.out.print(f"audit log intact: {report.records} record(s) in {log.path}")
+    )
+
+
+@audit.command("repair")
+@pass_app
+def repair_cmd(app: App) -> None:
+    """Move a torn last record (a write cut short) aside and record the repair in the chain.
+
+    The torn bytes are kept in audit.torn-TIME.jsonl next to the log. Any other break (an
+    edited, deleted or reordered record) is refused: it stays visible to `audit verify`.
+    """
+    log = AuditLog(app.workspace)
+    done = log.repair()
+    if done is None:
+        data: dict[str, Any] = {"repaired": False, "path": str(log.path)}
+        app.emit(data, lambda: app.out.print(f"audit log intact, nothing to repair: {log.path}"))
+        return
+    data = {"repaired": True, "path": str(log.path), **done.to_dict()}
+    app.emit(
+        data,
+        lambda: app.out.print(
+            f"moved a torn record ({done.size} bytes) aside to {done.moved_to}; "
+            f"recorded as seq {done.record['seq']}"
+        ),
     )
 
 
@@ -46,11 +73,21 @@ def log_cmd(app: App, case: str | None) -> None:
             app.out.print("no audit records" + (f" for case {case}" if case else ""))
             return
         table = Table("seq", "time", "actor", "target", "action", "command", "exit", "duration")
-        for r in records:
+        for r in _folded(records):
             table.add_row(*_row(r))
         app.out.print(table)
 
     app.emit(records, render)
+
+
+def _folded(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The table shows an intent record only when no outcome followed it (it never finished)."""
+    finished = {(r.get("extra") or {}).get("intent_seq") for r in records}
+    return [
+        r
+        for r in records
+        if not (str(r.get("action", "")).endswith(".intent") and r.get("seq") in finished)
+    ]
 
 
 def _row(record: dict[str, Any]) -> tuple[str, ...]:
@@ -64,7 +101,7 @@ def _row(record: dict[str, Any]) -> tuple[str, ...]:
         str(record.get("time", ""))[:19].replace("T", " "),
         str(record.get("actor") or ""),
         str(target),
-        str(record.get("action") or ""),
+        str(record.get("action") or "") + (" (sudo)" if record.get("elevated") else ""),
         str(command),
         "" if exit_code is None else str(exit_code),
         "" if duration is None else f"{duration:.2f}s",

@@ -33,13 +33,17 @@ def consent() -> None:
     "targets",
     multiple=True,
     required=True,
-    help="Target name/address pattern, e.g. 'web*' or 'ssh://root@10.0.0.5*' (repeatable).",
+    help="Host pattern matched against what is connected to: web1, '*.customer.example', "
+    "10.0.0.5, 10.0.0.0/24, '10.0.0.*', ssh://root@host:22 (repeatable; see the README).",
 )
 @click.option(
     "--scope",
     type=click.Choice([s.value for s in Scope]),
     required=True,
     help="diagnose (read-only) < fix (changes) < shell (interactive); each includes the former.",
+)
+@click.option(
+    "--sudo", is_flag=True, help="The customer also allows root through `sudo -n` on these targets."
 )
 @click.option("--expires", default="4h", show_default=True, help="Validity: 30m, 4h, 2d, 1h30m.")
 @click.option("--by", "granted_by", required=True, help="Customer contact who gave consent.")
@@ -50,6 +54,7 @@ def grant_cmd(
     case: str,
     targets: tuple[str, ...],
     scope: str,
+    sudo: bool,
     expires: str,
     granted_by: str,
     evidence: str,
@@ -58,7 +63,7 @@ def grant_cmd(
     expires_in = parse_duration(expires)
     audit = AuditLog(app.workspace)
     with ConsentStore(app.workspace) as store:
-        grant = store.grant(case, targets, scope, expires_in, granted_by, evidence)
+        grant = store.grant(case, targets, scope, expires_in, granted_by, evidence, sudo=sudo)
         try:
             _audit(audit, "consent.grant", grant)
         except Exception:
@@ -81,13 +86,16 @@ def ls_cmd(app: App, case: str | None, show_all: bool) -> None:
         if not grants:
             app.out.print("no consent grants" + ("" if show_all else " active (try --all)"))
             return
-        table = Table("id", "case", "targets", "scope", "status", "expires", "by", "evidence")
+        table = Table(
+            "id", "case", "targets", "scope", "sudo", "status", "expires", "by", "evidence"
+        )
         for g in grants:
             table.add_row(
                 g.id,
                 g.case,
                 " ".join(g.targets),
                 g.scope.value,
+                "yes" if g.sudo else "no",
                 _STATUS_STYLE[g.status(now)],
                 _short(g.expires_at),
                 g.granted_by,
@@ -134,6 +142,7 @@ def _audit(audit: AuditLog, action: str, grant: Grant) -> None:
             "targets": list(grant.targets),
             "granted_by": grant.granted_by,
             "evidence": grant.evidence,
+            "sudo": grant.sudo,
             "expires_at": grant.to_dict()["expires_at"],
             "revoked_at": grant.to_dict()["revoked_at"],
         },

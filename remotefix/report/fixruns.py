@@ -49,7 +49,7 @@ def fix_runs(records: tuple[dict[str, Any], ...]) -> tuple[FixRun, ...]:
     runs: dict[tuple[str, str, bool], list[TaskRow]] = {}
     for record in records:
         action = str(record.get("action", ""))
-        if not action.startswith("fix-") or record.get("extra") is None:
+        if not action.startswith("fix-") or action.endswith(".intent") or not record.get("extra"):
             continue
         on_lab = action.startswith("fix-lab-")
         phase = action.removeprefix("fix-lab-" if on_lab else "fix-")

@@ -28,7 +28,7 @@ class Phase:
 
 def phase_of(record: dict[str, Any], labs: set[str], fixed: bool) -> str:
     """Which phase a record belongs to; ``fixed`` says a fix was applied earlier in the case."""
-    action = str(record.get("action", ""))
+    action = str(record.get("action", "")).removesuffix(".intent")
     on_lab = record.get("target") in labs or str(record.get("address") or "").startswith(
         "docker://"
     )
@@ -52,10 +52,14 @@ def phase_of(record: dict[str, Any], labs: set[str], fixed: bool) -> str:
 
 
 def phases(records: tuple[dict[str, Any], ...], labs: set[str]) -> tuple[Phase, ...]:
-    """Consecutive records of one phase become one ``Phase``, in the order they happened."""
+    """Consecutive records of one phase become one ``Phase``, in the order they happened.
+
+    An intent record whose outcome was written is folded into that outcome; one without an
+    outcome (the work was cut off) stays, so the table shows it.
+    """
     groups: list[tuple[str, list[dict[str, Any]]]] = []
     fixed = False
-    for record in records:
+    for record in outcomes(records):
         name = phase_of(record, labs, fixed)
         fixed = fixed or str(record.get("action", "")).startswith("fix-apply")
         if groups and groups[-1][0] == name:
@@ -63,6 +67,20 @@ def phases(records: tuple[dict[str, Any], ...], labs: set[str]) -> tuple[Phase, 
         else:
             groups.append((name, [record]))
     return tuple(_phase(name, group) for name, group in groups)
+
+
+def outcomes(records: tuple[dict[str, Any], ...]) -> list[dict[str, Any]]:
+    """The records without the intents that an outcome record answers."""
+    answered = {
+        (r.get("extra") or {}).get("intent_seq")
+        for r in records
+        if isinstance(r.get("extra"), dict)
+    }
+    return [
+        r
+        for r in records
+        if not (str(r.get("action", "")).endswith(".intent") and r.get("seq") in answered)
+    ]
 
 
 def _phase(name: str, group: list[dict[str, Any]]) -> Phase:
