@@ -10,6 +10,7 @@ warnings are returned for the caller to show. Nothing here decides what remotefi
 from __future__ import annotations
 
 import os
+import shlex
 from dataclasses import dataclass
 from typing import Any
 
@@ -121,7 +122,7 @@ def _parse(
             why = failures[0] if failures else "no enabled inventory plugin accepts it"
             raise ConfigError(
                 f"inventory {source}: Ansible cannot parse it: {why}",
-                hint=f"check it with: ansible-inventory -i {source} --list",
+                hint=f"check it with: ansible-inventory -i {shlex.quote(source)} --list",
             )
     manager.reconcile_inventory()
     for entity in (*manager.groups.values(), *manager.hosts.values()):

@@ -6,6 +6,7 @@ what Ansible selects."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from functools import cache
@@ -15,8 +16,10 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from remotefix.audit import AuditLog
 from remotefix.cli import cli
 from remotefix.inventory import InventorySource, load_inventory, resolve_targets
+from remotefix.workspace import Workspace
 
 DATA = Path(__file__).parent / "data" / "inventories"
 UNPARSEABLE = DATA / "kubespray-local.ini"
@@ -122,15 +125,8 @@ LIMITS = [
 def test_limit_selects_what_ansible_selects(name: str, pattern: str) -> None:
     listing = ansible_list(DATA / name, pattern)
     rows = ours("-i", str(DATA / name), "--limit", pattern)
-    assert [r["name"] for r in rows] == list(ansible_order(listing, DATA / name))
-
-
-def ansible_order(limited: dict[str, Any], path: Path) -> list[str]:
-    """The limited hosts in inventory order (ansible-inventory --list sorts by group)."""
-    everyone = [r["name"] for r in ours("-i", str(path))]
-    return [
-        h for h in everyone if h in limited["_meta"]["hostvars"] or h in hosts_without_vars(limited)
-    ]
+    expected = set(listing["_meta"]["hostvars"]) | hosts_without_vars(listing)
+    assert {r["name"] for r in rows} == expected and len(rows) == len(expected)
 
 
 def test_limit_matching_nothing_is_one_line() -> None:
@@ -218,3 +214,127 @@ def test_importing_the_cli_does_not_load_ansible() -> None:
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == ""
+
+
+REMOTEFIX = str(BIN / "remotefix")
+
+
+def test_a_local_inventory_host_never_runs_here_without_consent(tmp_path: Path) -> None:
+    """``db1.customer.example ansible_connection=local`` must not run on this machine."""
+    inventory = tmp_path / "hosts.ini"
+    inventory.write_text("[db]\ndb1.customer.example ansible_connection=local\n")
+    marker = tmp_path / "ran-here"
+    result = CliRunner().invoke(
+        cli, ["run", "-i", str(inventory), "--case", "C-9", "--", "touch", str(marker)]
+    )
+    assert result.exit_code == 4 and not marker.exists()
+    assert "skipping db1.customer.example: ansible_connection=local would run on this machine" in (
+        result.stderr
+    )
+    assert list(AuditLog(Workspace.default()).records()) == []
+
+
+def test_a_port_that_is_not_a_number_is_one_line_and_exit_3(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.ini"
+    bad.write_text("[g]\nh1 ansible_port=x\n")
+    done = subprocess.run(
+        [REMOTEFIX, "targets", "ls", "-i", str(bad)], capture_output=True, text=True
+    )
+    assert done.returncode == 3 and done.stdout == ""
+    assert done.stderr.splitlines() == [
+        "remotefix: error: inventory host h1: ansible_port 'x' is not a port number "
+        "(use a number from 1 to 65535)"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("ranges.ini", "[g]\nh[1:1000][1:1000][1:1000]\n"),
+        ("ranges.yml", "all:\n  hosts:\n    'h[1:1000][1:1000][1:1000]':\n"),
+        ("letters.ini", "h[a:z][a:z][a:z]x[0:9]\n"),
+        ("generator.yml", "plugin: ansible.builtin.generator\nhosts: {name: '{{ a }}{{ b }}'}\n"
+         "layers:\n  a: [" + ",".join(map(str, range(200))) + "]\n"
+         "  b: [" + ",".join(map(str, range(200))) + "]\n"),
+    ],
+)  # fmt: skip
+def test_huge_ranges_are_refused_before_ansible_expands_them(
+    tmp_path: Path, name: str, text: str
+) -> None:
+    inventory = tmp_path / name
+    inventory.write_text(text)
+    out = ours("-i", str(inventory), code=3)
+    assert "expand to more than 10000 hosts" in out and "Traceback" not in out
+
+
+def test_generated_hosts_past_the_cap_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A script's hosts cannot be counted beforehand: Ansible's count is checked after parsing."""
+    monkeypatch.setattr("remotefix._ansible_inventory.MAX_HOSTS", 3)
+    out = ours("-i", str(DATA / "script-inventory.py"), code=3)
+    assert "inventory holds 4 hosts, more than remotefix handles (3)" in out
+
+
+@pytest.fixture
+def vaulted(tmp_path: Path) -> tuple[Path, Path]:
+    """An inventory whose host_vars hold a vault-encrypted ansible_user, and the password file."""
+    password = tmp_path / "vault-pass"
+    password.write_text("correct horse\n")
+    inventory = tmp_path / "inv"
+    (inventory / "host_vars").mkdir(parents=True)
+    (inventory / "hosts.ini").write_text("[web]\nv1 ansible_host=10.0.0.9\n")
+    encrypted = subprocess.run(
+        [str(BIN / "ansible-vault"), "encrypt_string", "--vault-password-file", str(password),
+         "--name", "ansible_user", "vaultuser"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    (inventory / "host_vars" / "v1.yml").write_text(encrypted)
+    return inventory, password
+
+
+def test_vaulted_variables_need_the_vault_password(vaulted: tuple[Path, Path]) -> None:
+    inventory, password = vaulted
+    out = ours("-i", str(inventory), code=3)
+    assert "cannot read ansible_user" in out and "--vault-password-file" in out
+    assert len(out.strip().splitlines()) == 2  # the JSON error and the one stderr line
+    (row,) = ours("-i", str(inventory), "--vault-password-file", str(password))
+    assert (row["host"], row["user"]) == ("10.0.0.9", "vaultuser")
+    prompted = CliRunner().invoke(
+        cli, ["--json", "targets", "ls", "-i", str(inventory), "--ask-vault-pass"],
+        input="correct horse\n",
+    )  # fmt: skip
+    assert prompted.exit_code == 0 and json.loads(prompted.stdout)[0]["user"] == "vaultuser"
+    wrong = CliRunner().invoke(
+        cli, ["targets", "ls", "-i", str(inventory), "--ask-vault-pass"], input="nope\n"
+    )
+    assert wrong.exit_code == 3 and "Traceback" not in wrong.output
+
+
+def test_a_wholly_encrypted_inventory_file(vaulted: tuple[Path, Path], tmp_path: Path) -> None:
+    _, password = vaulted
+    inventory = tmp_path / "secret.yml"
+    inventory.write_text("all:\n  hosts:\n    s1: {ansible_host: 10.0.0.10, ansible_port: 2201}\n")
+    subprocess.run(
+        [str(BIN / "ansible-vault"), "encrypt", "--vault-password-file", str(password), str(inventory)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    assert "Ansible cannot parse it" in ours("-i", str(inventory), code=3)
+    (row,) = ours("-i", str(inventory), "--vault-password-file", str(password))
+    assert (row["name"], row["host"], row["port"]) == ("s1", "10.0.0.10", 2201)
+
+
+def test_ansible_settings_apply(tmp_path: Path) -> None:
+    """ANSIBLE_INVENTORY_ENABLED (or ansible.cfg) decides which plugins read a source, as in Ansible."""
+    inventory = tmp_path / "hosts.ini"
+    inventory.write_text("[g]\nh1\n")
+    env = {**os.environ, "ANSIBLE_INVENTORY_ENABLED": "yaml"}
+    argv = [REMOTEFIX, "targets", "ls", "-i", str(inventory)]
+    done = subprocess.run(argv, capture_output=True, text=True, env=env)
+    assert done.returncode == 3 and len(done.stderr.splitlines()) == 1
+    assert "cannot parse it" in done.stderr
+
+
+@pytest.mark.parametrize("command", ["run", "diagnose", "fix", "targets ls"])
+def test_every_command_takes_the_same_inventory_options(command: str) -> None:
+    result = CliRunner().invoke(cli, [*command.split(), "--help"])
+    for option in ("--inventory", "--limit", "--vault-password-file", "--ask-vault-pass"):
+        assert option in result.output, (command, option)
