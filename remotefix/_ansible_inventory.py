@@ -24,6 +24,7 @@ from ansible.plugins.loader import init_plugin_loader
 from ansible.template import Templar
 from ansible.utils.collection_loader import AnsibleCollectionConfig
 from ansible.utils.path import unfrackpath
+from ansible.utils.vars import combine_vars
 from ansible.vars.manager import VariableManager
 from ansible.vars.plugins import get_vars_from_inventory_sources
 
@@ -38,7 +39,7 @@ except ImportError:  # older: warnings go to stderr, vaulted strings decrypt thr
     VaultSecretsContext = None  # type: ignore[assignment,misc]
 
 _MAPPED = ("connection", "remote_addr", "port", "remote_user", "private_key_file")
-_PASSED = ("ansible_ssh_common_args", "ansible_ssh_extra_args")
+_PASSED = ("ansible_ssh_common_args", "ansible_ssh_extra_args", "ansible_docker_host")
 _PASSED_PREFIXES = ("ansible_winrm_", "ansible_psrp_")
 
 
@@ -127,7 +128,7 @@ def _parse(
     manager.reconcile_inventory()
     for entity in (*manager.groups.values(), *manager.hosts.values()):
         found = get_vars_from_inventory_sources(loader, list(sources), [entity], "inventory")
-        entity.vars = {**entity.vars, **found}
+        entity.vars = combine_vars(entity.vars, found)
 
 
 def _host(loader: DataLoader, variables: VariableManager, host: Any) -> AnsibleHost:

@@ -33,18 +33,25 @@ def check_sources(sources: tuple[str, ...]) -> None:
     """Raise ``ConfigError`` when a file source's host ranges would expand past ``MAX_HOSTS``."""
     total = 0
     for path in (f for source in sources for f in _files(source)):
-        if path.stat().st_size > MAX_FILE_BYTES:
-            raise ConfigError(
-                f"inventory file {path} is larger than {MAX_FILE_BYTES // 2**20} MiB",
-                hint="split it or pass a smaller inventory",
-            )
-        text = path.read_text(encoding="utf-8", errors="replace")
+        text = _read(path)
         total += range_hosts(text) + generated_hosts(text)
         if total > MAX_HOSTS:
             raise ConfigError(
                 f"inventory {path}: host ranges expand to more than {MAX_HOSTS} hosts",
                 hint="use smaller ranges like web[01:50], or split the inventory",
             )
+
+
+def _read(path: Path) -> str:
+    try:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise ConfigError(
+                f"inventory file {path} is larger than {MAX_FILE_BYTES // 2**20} MiB",
+                hint="split it or pass a smaller inventory",
+            )
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError as exc:
+        raise ConfigError(f"cannot read inventory file {path}: {exc.strerror}") from None
 
 
 def range_hosts(text: str) -> int:

@@ -38,6 +38,10 @@ _OPTIONS = {
     "ansible_winrm_scheme": "scheme",
     "ansible_winrm_server_cert_validation": "cert",
     "ansible_winrm_ca_trust_path": "ca",
+    "ansible_psrp_auth": "transport",
+    "ansible_psrp_protocol": "scheme",
+    "ansible_psrp_cert_validation": "cert",
+    "ansible_psrp_ca_cert": "ca",
 }
 LOCAL_REFUSED = (
     "ansible_connection=local would run on this machine, not on the customer's; "
@@ -66,7 +70,7 @@ class Skipped:
     name: str
     connection: str
     host: str
-    port: str | None
+    port: int | str | None
     user: str | None
     groups: tuple[str, ...]
     reason: str
@@ -147,19 +151,27 @@ def _convert(host: AnsibleHost) -> Target | Skipped:
         )  # fmt: skip
         return Skipped(
             name=host.name, connection=host.connection, host=host.address,
-            port=None if host.port is None else str(host.port),
+            port=_lenient_port(host.port),
             user=None if host.user is None else str(host.user),
             groups=host.groups, reason=why,
         )  # fmt: skip
+    address = host.extra.get("ansible_docker_host", host.address)  # wins in the docker plugins
     return Target(
         name=host.name,
         connection=family,
-        host=host.address,
+        host=address if family == "docker" else host.address,
         port=_port(host),
         user=str(host.user) if host.user not in (None, "") else None,
         groups=host.groups,
         options=MappingProxyType(_options(host)),
     )
+
+
+def _lenient_port(port: Any) -> int | str | None:
+    """A skipped host's port as shown: a number when it is one, else the text as written."""
+    if port in (None, ""):
+        return None
+    return int(port) if str(port).strip().isdigit() else str(port)
 
 
 def _port(host: AnsibleHost) -> int | None:

@@ -132,6 +132,8 @@ def test_limit_selects_what_ansible_selects(name: str, pattern: str) -> None:
 def test_limit_matching_nothing_is_one_line() -> None:
     out = ours("-i", str(DATA / "datacenter.ini"), "--limit", "nosuchgroup", code=4)
     assert "'nosuchgroup' matches no host" in out
+    assert "Could not match" not in out  # Ansible's warning is not printed before an error
+    assert "--limit selects from an inventory" in ours("web1", "--limit", "web", code=4)
 
 
 def test_unsupported_connections_are_listed_with_a_reason_never_fatal() -> None:
