@@ -30,16 +30,22 @@ _RANGE = re.compile(r"\[(\d*|[A-Za-z]):(\d+|[A-Za-z])(?::(\d+))?\]")
 
 
 def check_sources(sources: tuple[str, ...]) -> None:
-    """Raise ``ConfigError`` when a file source's host ranges would expand past ``MAX_HOSTS``."""
-    total = 0
+    """Raise ``ConfigError`` when the sources' host ranges would expand past ``MAX_HOSTS``."""
+    total = sum(range_hosts(s.replace(",", " ")) for s in sources if "," in s)  # host lists
     for path in (f for source in sources for f in _files(source)):
         text = _read(path)
         total += range_hosts(text) + generated_hosts(text)
         if total > MAX_HOSTS:
-            raise ConfigError(
-                f"inventory {path}: host ranges expand to more than {MAX_HOSTS} hosts",
-                hint="use smaller ranges like web[01:50], or split the inventory",
-            )
+            raise _too_many(str(path))
+    if total > MAX_HOSTS:
+        raise _too_many(",".join(sources))
+
+
+def _too_many(where: str) -> ConfigError:
+    return ConfigError(
+        f"inventory {where}: host ranges expand to more than {MAX_HOSTS} hosts",
+        hint="use smaller ranges like web[01:50], or split the inventory",
+    )
 
 
 def _read(path: Path) -> str:

@@ -269,6 +269,11 @@ def test_huge_ranges_are_refused_before_ansible_expands_them(
     assert "expand to more than 10000 hosts" in out and "Traceback" not in out
 
 
+def test_ranges_in_a_host_list_are_bounded_too() -> None:
+    """``advanced_host_list`` (when enabled) expands ranges in ``-i 'h[1:9],'`` as well."""
+    assert "more than 10000 hosts" in ours("-i", "h[1:1000][1:1000][1:1000],", code=3)
+
+
 def test_generated_hosts_past_the_cap_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     """A script's hosts cannot be counted beforehand: Ansible's count is checked after parsing."""
     monkeypatch.setattr("remotefix._ansible_inventory.MAX_HOSTS", 3)
