@@ -13,9 +13,11 @@ consent (use ``local://`` for your own machine). Password variables never reach 
 
 from __future__ import annotations
 
+import os
 import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from os import PathLike
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
@@ -91,10 +93,12 @@ class Inventory:
     skipped: tuple[Skipped, ...]
 
 
-def load_inventory(source: InventorySource | str, limit: str | None = None) -> Inventory:
+def load_inventory(
+    source: InventorySource | str | PathLike[str], limit: str | None = None
+) -> Inventory:
     """Every host ``ansible-inventory -i SOURCE --limit LIMIT --list`` shows, as we would use it."""
-    if isinstance(source, str):
-        source = InventorySource(paths=(source,))
+    if not isinstance(source, InventorySource):
+        source = InventorySource(paths=(os.fspath(source),))
     check_sources(source.paths)
     from remotefix._ansible_inventory import read_hosts
 
@@ -118,7 +122,7 @@ def load_inventory(source: InventorySource | str, limit: str | None = None) -> I
 
 
 def resolve_targets(
-    addresses: list[str], inventory: InventorySource | str | None, limit: str | None
+    addresses: list[str], inventory: InventorySource | str | PathLike[str] | None, limit: str | None
 ) -> list[Target]:
     """Addresses typed by the engineer plus an inventory's hosts (``--limit`` applies to those).
 
