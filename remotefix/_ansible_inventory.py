@@ -31,11 +31,13 @@ from ansible.vars.plugins import get_vars_from_inventory_sources
 from remotefix._inventory_bounds import MAX_HOSTS
 from remotefix.errors import ConfigError, TargetError
 
-try:  # ansible-core >= 2.19: warnings as values, vaulted strings decrypt through a context
+try:  # ansible-core >= 2.19: warnings captured as values
     from ansible._internal._display_utils import DeferredWarningContext
-    from ansible.parsing.vault import VaultSecretsContext
-except ImportError:  # older: warnings go to stderr, vaulted strings decrypt through the loader
+except ImportError:  # older: Ansible prints its warnings to stderr itself
     DeferredWarningContext = None  # type: ignore[assignment,misc]
+try:  # ansible-core >= 2.19: vaulted strings decrypt through a process-wide context
+    from ansible.parsing.vault import VaultSecretsContext
+except ImportError:  # older: they decrypt through the loader
     VaultSecretsContext = None  # type: ignore[assignment,misc]
 
 _MAPPED = ("connection", "remote_addr", "port", "remote_user", "private_key_file")
