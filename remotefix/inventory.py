@@ -1,166 +1,220 @@
-"""Ansible inventories (INI and YAML) → ``Target`` values, with Ansible's own semantics.
+"""Ansible inventories → ``Target`` values, read by ansible-core itself.
 
-Group vars are applied in Ansible's order (shallower groups first, then by
-``ansible_group_priority``, then by name) and host vars win; a host in no group but ``all`` lands in
-``ungrouped``. Password variables are dropped: a password never travels inside a ``Target``.
-The test suite checks the result against ``ansible-inventory --list``.
+Every source ``ansible-inventory`` accepts works (INI, YAML, directories with ``group_vars/`` and
+``host_vars/``, scripts, inventory plugins, vault), with the same ``ansible.cfg`` and
+``ANSIBLE_INVENTORY_*`` settings, and ``--limit`` is Ansible's own host pattern. Ansible is
+imported only here, only when an inventory is read.
+
+A host whose connection remotefix cannot drive (``lxc_ssh``, ``network_cli``, ``podman``…) is
+*skipped* with its reason, never an error for the whole inventory. ``ansible_connection=local`` is
+skipped too: it would run on the engineer's machine under the customer's host name, without any
+consent (use ``local://`` for your own machine). Password variables never reach a ``Target``.
 """
 
 from __future__ import annotations
 
+import os
 import shlex
-from pathlib import Path
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from os import PathLike
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from remotefix._inventory_parse import RawInventory, load_raw
-from remotefix.errors import TargetError
-from remotefix.patterns import select
+from remotefix._inventory_bounds import check_sources
+from remotefix.errors import ConfigError, TargetError
 from remotefix.targets import Connection, Target, parse_address
 
-_CONNECTIONS: dict[str, Connection] = {
+if TYPE_CHECKING:
+    from remotefix._ansible_inventory import AnsibleHost
+
+_PREFIXES = ("ansible.builtin.", "ansible.legacy.")
+_FAMILIES: dict[str, Connection] = {
     "ssh": "ssh", "paramiko": "ssh", "paramiko_ssh": "ssh", "smart": "ssh",
-    "ansible.builtin.ssh": "ssh", "local": "local", "ansible.builtin.local": "local",
     "docker": "docker", "community.docker.docker": "docker",
     "community.docker.docker_api": "docker",
-    "winrm": "winrm", "psrp": "winrm", "ansible.builtin.winrm": "winrm",
+    "winrm": "winrm", "psrp": "winrm",
 }  # fmt: skip
 _OPTIONS = {
-    "ansible_ssh_private_key_file": "identity_file",
-    "ansible_private_key_file": "identity_file",
     "ansible_winrm_transport": "transport",
     "ansible_winrm_scheme": "scheme",
     "ansible_winrm_server_cert_validation": "cert",
     "ansible_winrm_ca_trust_path": "ca",
+    "ansible_psrp_auth": "transport",
+    "ansible_psrp_protocol": "scheme",
+    "ansible_psrp_cert_validation": "cert",
+    "ansible_psrp_ca_cert": "ca",
 }
+LOCAL_REFUSED = (
+    "ansible_connection=local would run on this machine, not on the customer's; "
+    "use local:// to work on your own machine"
+)
 
 
-def load_inventory(path: str | Path) -> list[Target]:
-    """Every host of the inventory at ``path`` as a ``Target``, in order of first appearance."""
-    path = Path(path)
-    if not path.is_file():
-        raise TargetError(f"inventory {path} not found", hint="pass an INI or YAML inventory file")
-    raw = load_raw(path)
-    parents = _link_to_all(raw)
-    depth = _depths(raw, parents)
-    return [_target(raw, host, _ancestors(raw, host, parents), depth) for host in raw.hostvars]
+@dataclass(frozen=True)
+class InventorySource:
+    """What ``-i`` and the vault options name. ``vault_password`` comes from a prompt only."""
+
+    paths: tuple[str, ...]
+    vault_password_files: tuple[str, ...] = ()
+    vault_password: str | None = field(default=None, repr=False)
+    warn: Callable[[str], None] | None = field(default=None, compare=False, repr=False)
+
+    def warning(self, message: str) -> None:
+        if self.warn is not None:
+            self.warn(message)
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """An inventory host remotefix will not touch, and why."""
+
+    name: str
+    connection: str
+    host: str
+    port: int | str | None
+    user: str | None
+    groups: tuple[str, ...]
+    reason: str
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "name": self.name, "address": None, "connection": self.connection,
+            "host": self.host, "port": self.port, "user": self.user,
+            "groups": list(self.groups), "options": {}, "skipped": self.reason,
+        }  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Inventory:
+    """The hosts an inventory (after ``--limit``) holds: usable targets and skipped hosts."""
+
+    targets: tuple[Target, ...]
+    skipped: tuple[Skipped, ...]
+
+
+def load_inventory(
+    source: InventorySource | str | PathLike[str], limit: str | None = None
+) -> Inventory:
+    """Every host ``ansible-inventory -i SOURCE --limit LIMIT --list`` shows, as we would use it."""
+    if not isinstance(source, InventorySource):
+        source = InventorySource(paths=(os.fspath(source),))
+    check_sources(source.paths)
+    from remotefix._ansible_inventory import read_hosts
+
+    reading = read_hosts(
+        source.paths,
+        limit=limit,
+        vault_files=source.vault_password_files,
+        vault_password=source.vault_password,
+    )
+    if limit and not reading.hosts:
+        raise TargetError(
+            f"--limit {limit!r} matches no host", hint="see `remotefix targets ls -i INVENTORY`"
+        )
+    converted = [_convert(h) for h in reading.hosts]
+    for warning in reading.warnings:  # only once nothing failed: an error stays one line
+        source.warning(warning)
+    return Inventory(
+        targets=tuple(c for c in converted if isinstance(c, Target)),
+        skipped=tuple(c for c in converted if isinstance(c, Skipped)),
+    )
 
 
 def resolve_targets(
-    addresses: list[str], inventory: str | Path | None, limit: str | None
+    addresses: list[str], inventory: InventorySource | str | PathLike[str] | None, limit: str | None
 ) -> list[Target]:
-    """Addresses typed by the engineer plus an inventory's hosts, filtered by ``--limit``."""
+    """Addresses typed by the engineer plus an inventory's hosts (``--limit`` applies to those).
+
+    Skipped inventory hosts are reported through the source's ``warn`` callback.
+    """
     targets = [parse_address(a) for a in addresses]
+    if limit and inventory is None:
+        raise TargetError("--limit selects from an inventory", hint="pass -i INVENTORY too")
     if inventory is not None:
-        targets += load_inventory(inventory)
-    if limit:
-        targets = select(targets, limit)
+        found = load_inventory(inventory, limit)
+        source = inventory if isinstance(inventory, InventorySource) else None
+        for skipped in found.skipped:
+            if source is not None:
+                source.warning(f"skipping {skipped.name}: {skipped.reason}")
+        targets += found.targets
     unique = list({t.name: t for t in targets}.values())
     if not unique:
         raise TargetError("no targets", hint="name a TARGET or pass -i INVENTORY")
     return unique
 
 
-def _link_to_all(raw: RawInventory) -> dict[str, set[str]]:
-    """Parents of every group; a group nobody claims is a child of ``all`` (as in Ansible).
-
-    Hosts in no group but ``all`` join ``ungrouped``.
-    """
-    for host in raw.hostvars:
-        if _only_in_all(raw, host):
-            raw.add_host("ungrouped", host, {})
-    raw.group("ungrouped")
-    parents: dict[str, set[str]] = {name: set() for name in raw.groups}
-    for group in raw.groups.values():
-        for child in group.children:
-            parents[child].add(group.name)
-    for name, found in parents.items():
-        if name != "all" and not found:
-            found.add("all")
-    return parents
-
-
-def _only_in_all(raw: RawInventory, host: str) -> bool:
-    return all(g.name == "all" for g in raw.groups.values() if host in g.hosts)
-
-
-def _depths(raw: RawInventory, parents: dict[str, set[str]]) -> dict[str, int]:
-    depth: dict[str, int] = {}
-
-    def of(name: str, seen: frozenset[str] = frozenset()) -> int:
-        if name not in depth:
-            ups = [p for p in parents.get(name, ()) if p not in seen]
-            depth[name] = 1 + max((of(p, seen | {name}) for p in ups), default=-1)
-        return depth[name]
-
-    for name in raw.groups:
-        of(name)
-    return depth
-
-
-def _ancestors(raw: RawInventory, host: str, parents: dict[str, set[str]]) -> set[str]:
-    found: set[str] = set()
-    todo = [g.name for g in raw.groups.values() if host in g.hosts]
-    while todo:
-        name = todo.pop()
-        if name not in found:
-            found.add(name)
-            todo.extend(parents.get(name, ()))
-    found.add("all")
-    if len(found) > 2:
-        found.discard("ungrouped")
-    return found
-
-
-def _target(raw: RawInventory, host: str, groups: set[str], depth: dict[str, int]) -> Target:
-    order = sorted(groups, key=lambda g: (depth[g], _priority(raw, g), g))
-    merged: dict[str, Any] = {}
-    for name in order:
-        merged.update(raw.groups[name].vars)
-    merged.update(raw.hostvars[host])
-    connection = _connection(host, merged)
-    port = merged.get("ansible_port", merged.get("ansible_ssh_port"))
-    user = merged.get("ansible_user", merged.get("ansible_ssh_user"))
+def _convert(host: AnsibleHost) -> Target | Skipped:
+    name = host.connection
+    for prefix in _PREFIXES:
+        name = name.removeprefix(prefix)
+    family = _FAMILIES.get(name)
+    if family is None:
+        why = LOCAL_REFUSED if name == "local" else (
+            f"connection {host.connection!r} is not one remotefix can drive (ssh, winrm, docker)"
+        )  # fmt: skip
+        return Skipped(
+            name=host.name, connection=host.connection, host=host.address,
+            port=_lenient_port(host.port),
+            user=None if host.user is None else str(host.user),
+            groups=host.groups, reason=why,
+        )  # fmt: skip
+    address = host.extra.get("ansible_docker_host", host.address)  # wins in the docker plugins
     return Target(
-        name=host,
-        connection=connection,
-        host="" if connection == "local" else str(merged.get("ansible_host", host)),
-        port=int(port) if port not in (None, "") else None,
-        user=str(user) if user not in (None, "") else None,
-        groups=tuple(sorted(g for g in groups if g != "all")),
-        options=MappingProxyType(_options(merged)),
+        name=host.name,
+        connection=family,
+        host=address if family == "docker" else host.address,
+        port=_port(host),
+        user=str(host.user) if host.user not in (None, "") else None,
+        groups=host.groups,
+        options=MappingProxyType(_options(host)),
     )
 
 
-def _priority(raw: RawInventory, group: str) -> int:
-    return int(raw.groups[group].vars.get("ansible_group_priority", 1))
+def _lenient_port(port: Any) -> int | str | None:
+    """A skipped host's port as shown: a number when it is one, else the text as written."""
+    if port in (None, ""):
+        return None
+    return int(port) if str(port).strip().isdigit() else str(port)
 
 
-def _connection(host: str, merged: dict[str, Any]) -> Connection:
-    name = str(merged.get("ansible_connection", "ssh"))
-    if name not in _CONNECTIONS:
-        raise TargetError(f"host {host}: unsupported ansible_connection {name!r}")
-    return _CONNECTIONS[name]
+def _port(host: AnsibleHost) -> int | None:
+    if host.port in (None, ""):
+        return None
+    text = str(host.port).strip()
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        raise ConfigError(
+            f"inventory host {host.name}: ansible_port {host.port!r} is not a port number",
+            hint="use a number from 1 to 65535",
+        )
+    return int(text)
 
 
-def _options(merged: dict[str, Any]) -> dict[str, str]:
-    options = {ours: str(merged[theirs]) for theirs, ours in _OPTIONS.items() if theirs in merged}
-    args = f"{merged.get('ansible_ssh_common_args', '')} {merged.get('ansible_ssh_extra_args', '')}"
-    jump = _proxy_jump(args)
+def _options(host: AnsibleHost) -> dict[str, str]:
+    extra = host.extra
+    options = {ours: extra[theirs] for theirs, ours in _OPTIONS.items() if theirs in extra}
+    if host.private_key_file not in (None, ""):
+        options["identity_file"] = str(host.private_key_file)
+    args = f"{extra.get('ansible_ssh_common_args', '')} {extra.get('ansible_ssh_extra_args', '')}"
+    jump = _proxy_jump(host.name, args)
     if jump:
         options["proxy_jump"] = jump
     return options
 
 
-def _proxy_jump(args: str) -> str | None:
-    words = shlex.split(args)
+def _proxy_jump(name: str, args: str) -> str | None:
+    try:
+        words = shlex.split(args)
+    except ValueError as exc:
+        raise ConfigError(f"inventory host {name}: bad ansible_ssh_*_args: {exc}") from None
     for i, word in enumerate(words):
-        if word == "-J" and i + 1 < len(words):
-            return words[i + 1]
+        following = words[i + 1] if i + 1 < len(words) else None
+        if word == "-J" and following:
+            return following
         if word.startswith("-J") and len(word) > 2:
             return word[2:]
-        option = word[2:] if word.startswith("-o") and len(word) > 2 else None
-        option = option or (words[i + 1] if word == "-o" and i + 1 < len(words) else None)
+        option: Any = word[2:] if word.startswith("-o") and len(word) > 2 else None
+        option = option or (following if word == "-o" else None)
         if option and option.lower().startswith("proxyjump="):
-            return option.split("=", 1)[1]
+            return str(option.split("=", 1)[1])
     return None

@@ -13,6 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from remotefix.cli._app import App, pass_app
+from remotefix.cli._inventory_options import inventory_options
 from remotefix.collect.bundle import safe_name
 from remotefix.collect.diagnose import DiagnoseOptions, diagnose
 from remotefix.collect.runner import DiagnoseReport
@@ -23,8 +24,7 @@ from remotefix.targets import Target
 
 @click.command("diagnose")
 @click.argument("addresses", nargs=-1)
-@click.option("-i", "--inventory", type=click.Path(dir_okay=False), help="Ansible inventory.")
-@click.option("--limit", help="Ansible host pattern to select from the inventory.")
+@inventory_options
 @click.option("--case", required=True, help="The support case this work belongs to.")
 @click.option(
     "-o", "--output", type=click.Path(path_type=Path), help="Bundle file (one target) or folder."

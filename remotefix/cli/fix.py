@@ -11,6 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from remotefix.cli._app import App, pass_app
+from remotefix.cli._inventory_options import inventory_options
 from remotefix.errors import ConfigError, FixError
 from remotefix.fixes.ansible import PlaybookRun
 from remotefix.fixes.fix import FixReport, find_playbook, fix
@@ -30,8 +31,7 @@ def parse_extra_vars(pairs: tuple[str, ...]) -> dict[str, str]:
 @click.command("fix")
 @click.argument("playbook")
 @click.argument("addresses", nargs=-1)
-@click.option("-i", "--inventory", type=click.Path(dir_okay=False), help="Ansible inventory.")
-@click.option("--limit", help="Ansible host pattern to select from the inventory.")
+@inventory_options
 @click.option("--case", required=True, help="The support case (its consent must allow fix).")
 @click.option("-e", "--extra-vars", "extra_vars", multiple=True, help="name=value (repeatable).")
 @click.option("--lab", help="Practise on this lab first (check, apply, idempotence).")

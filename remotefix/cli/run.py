@@ -8,6 +8,7 @@ import click
 from rich.markup import escape
 
 from remotefix.cli._app import App, pass_app
+from remotefix.cli._inventory_options import inventory_options
 from remotefix.consent import Scope
 from remotefix.errors import RemotefixError, TargetError
 from remotefix.fleet import DEFAULT_FORKS, Outcome, fan_out
@@ -40,8 +41,7 @@ def remote_command(ctx: click.Context) -> str:
 
 @click.command(cls=DashDashCommand)
 @click.argument("addresses", nargs=-1)
-@click.option("-i", "--inventory", type=click.Path(dir_okay=False), help="Ansible inventory.")
-@click.option("--limit", help="Ansible host pattern to select from the inventory.")
+@inventory_options
 @click.option("--case", required=True, help="The support case this work belongs to.")
 @click.option(
     "--scope",
