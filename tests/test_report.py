@@ -149,8 +149,9 @@ def test_kb_draft_and_a_case_skeleton_that_lints(case_home: Path) -> None:
     assert "Debian GNU/Linux 12" in article.read_text()
     code, lint = cli_json("case", "lint", str(skeleton))
     assert code == 0, lint
-    code, out = _cli(case_home, "kb", "draft", CASE, "--case-file", str(skeleton))
-    assert code == 3 and "exists" in out  # never overwrites a case file
+    again = case_home / "kb-again.md"
+    code, out = _cli(case_home, "kb", "draft", CASE, "-o", str(again), "--case-file", str(skeleton))
+    assert code == 3 and "exists" in out and not again.exists()  # nothing written at all
 
 
 def test_regress_page_and_junit_from_the_same_run(tmp_path: Path) -> None:

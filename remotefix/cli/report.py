@@ -75,11 +75,11 @@ def kb_draft(app: App, case: str, output: Path | None, case_file: Path | None) -
     from remotefix.report import gather, write_atomic
     from remotefix.report.kb import case_skeleton, kb_article
 
+    if case_file is not None and case_file.exists():
+        raise ConfigError(f"{case_file} exists", hint="choose a new file for --case-file")
     dossier = gather(app.workspace, case)
     path = write_atomic(output or Path(f"{case}-kb.md"), kb_article(dossier))
     written = {"case": case, "article": str(path), "case_file": None}
     if case_file is not None:
-        if case_file.exists():
-            raise ConfigError(f"{case_file} exists", hint="choose a new file for --case-file")
         written["case_file"] = str(write_atomic(case_file, case_skeleton(dossier)))
     app.emit(written, lambda: app.out.print(" ".join(f"{k}={v}" for k, v in written.items())))
