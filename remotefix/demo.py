@@ -28,7 +28,8 @@ from remotefix.cases.model import KnownIssue, load_cases
 from remotefix.cases.repro import ReproResult, reproduce, run_steps, save_evidence
 from remotefix.cases.triage import triage
 from remotefix.collect.diagnose import DiagnoseOptions, diagnose
-from remotefix.consent import ConsentStore, Scope
+from remotefix.consent import Scope
+from remotefix.consent_audit import give
 from remotefix.doctor import run_checks
 from remotefix.errors import AuditError, CaseError, DependencyError, FixError
 from remotefix.fixes.fix import find_playbook, fix, practise
@@ -183,7 +184,8 @@ def _target(customer: Customer, workspace: Workspace) -> Target:
 
 
 def _grant(ws: Workspace, case: str, scope: Scope, what: str, narrate: Narrate) -> None:
-    grant = ConsentStore(ws).grant(
+    grant = give(
+        ws,
         case=case,
         targets=["customer"],
         scope=scope,

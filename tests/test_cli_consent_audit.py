@@ -322,3 +322,18 @@ def test_audit_log_table_folds_finished_intents(workspace: Workspace) -> None:
     assert "run.intent" in output and "reboot-never-answered" in output  # no outcome: shown
     assert output.count("uptime") == 1 and "run (sudo)" in output
     assert len(_json(workspace, ["audit", "log", "--case", "C-7"])) == 3  # JSON keeps every record
+
+
+def test_revoke_reads_the_ids_that_consent_ls_prints(workspace: Workspace) -> None:
+    first, second = _json(workspace, GRANT), _json(workspace, GRANT)
+    listing = _run(workspace, ["consent", "ls", "--case", "C-7"], as_json=True).output
+    result = CliRunner().invoke(cli, ["--json", "consent", "revoke", "-"], input=listing,
+                                obj=workspace)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert {g["id"] for g in json.loads(result.output)} == {first["id"], second["id"]}
+    assert _json(workspace, ["consent", "ls", "--case", "C-7"]) == []
+    actions = [r["action"] for r in AuditLog(workspace).records("C-7")]
+    assert actions.count("consent.revoke") == 2
+    empty = CliRunner().invoke(cli, ["consent", "revoke", "-"], input="nothing here\n",
+                               obj=workspace)  # fmt: skip
+    assert empty.exit_code == 5 and "no grant id" in empty.output

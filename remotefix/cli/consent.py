@@ -5,15 +5,20 @@ Every grant and revocation is also an audit record (``consent.grant`` / ``consen
 
 from __future__ import annotations
 
+import json
+import re
+import sys
 from datetime import UTC, datetime
 
 import click
 from rich.table import Table
 
-from remotefix.audit import AuditLog
 from remotefix.cli._app import App, pass_app
 from remotefix.consent import ConsentStore, Grant, GrantStatus, Scope, parse_duration
+from remotefix.consent_audit import give, withdraw
+from remotefix.errors import ConsentError
 
+_GRANT_ID = re.compile(r"\bc-[0-9a-f]{8}\b")
 _STATUS_STYLE = {
     GrantStatus.ACTIVE: "[green]active[/]",
     GrantStatus.EXPIRED: "[yellow]expired[/]",
@@ -60,15 +65,9 @@ def grant_cmd(
     evidence: str,
 ) -> None:
     """Record a consent grant given by the customer."""
-    expires_in = parse_duration(expires)
-    audit = AuditLog(app.workspace)
-    with ConsentStore(app.workspace) as store:
-        grant = store.grant(case, targets, scope, expires_in, granted_by, evidence, sudo=sudo)
-        try:
-            _audit(audit, "consent.grant", grant)
-        except Exception:
-            store.revoke(grant.id)  # no grant without its audit record
-            raise
+    grant = give(app.workspace, case=case, targets=targets, scope=scope,
+                 expires_in=parse_duration(expires), granted_by=granted_by, evidence=evidence,
+                 sudo=sudo)  # fmt: skip
     app.emit(grant.to_dict(), lambda: _render_one(app, grant, f"granted {grant.id}"))
 
 
@@ -117,36 +116,36 @@ def show_cmd(app: App, grant_id: str) -> None:
 
 
 @consent.command("revoke")
-@click.argument("grant_id")
+@click.argument("grant_ids", nargs=-1, required=True)
 @pass_app
-def revoke_cmd(app: App, grant_id: str) -> None:
-    """Revoke a consent grant; the next command on its targets is refused."""
-    with ConsentStore(app.workspace) as store:
-        before = store.get(grant_id)
-        grant = store.revoke(grant_id)
-    if before.revoked_at is None:
-        _audit(AuditLog(app.workspace), "consent.revoke", grant)
-        title = f"revoked {grant.id}"
-    else:
-        title = f"{grant.id} was already revoked"
-    app.emit(grant.to_dict(), lambda: _render_one(app, grant, title))
+def revoke_cmd(app: App, grant_ids: tuple[str, ...]) -> None:
+    """Revoke consent grants; the next command on their targets is refused.
+
+    ``-`` reads the ids from stdin: plain ids, or the JSON of ``consent ls --json``. Example:
+    remotefix consent ls --case C-1042 --json | remotefix consent revoke -
+    """
+    ids = [i for g in grant_ids for i in (ids_from(sys.stdin.read()) if g == "-" else [g])]
+    if not ids:
+        raise ConsentError("no grant id given on stdin", hint="pipe `consent ls --json` or ids")
+    done = [withdraw(app.workspace, grant_id) for grant_id in dict.fromkeys(ids)]
+    data = [grant.to_dict() for grant, _ in done]
+
+    def render() -> None:
+        for grant, revoked in done:
+            title = f"revoked {grant.id}" if revoked else f"{grant.id} was already revoked"
+            _render_one(app, grant, title)
+
+    app.emit(data[0] if grant_ids == tuple(ids) and len(ids) == 1 else data, render)
 
 
-def _audit(audit: AuditLog, action: str, grant: Grant) -> None:
-    audit.append(
-        action=action,
-        case=grant.case,
-        consent_id=grant.id,
-        scope=grant.scope.value,
-        extra={
-            "targets": list(grant.targets),
-            "granted_by": grant.granted_by,
-            "evidence": grant.evidence,
-            "sudo": grant.sudo,
-            "expires_at": grant.to_dict()["expires_at"],
-            "revoked_at": grant.to_dict()["revoked_at"],
-        },
-    )
+def ids_from(text: str) -> list[str]:
+    """Grant ids in ``text``: from ``consent ls --json`` output, or every id-shaped word."""
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return _GRANT_ID.findall(text)
+    rows = data if isinstance(data, list) else [data]
+    return [str(r["id"]) for r in rows if isinstance(r, dict) and "id" in r]
 
 
 def _render_one(app: App, grant: Grant, title: str | None) -> None:
