@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from remotefix import __version__
+from remotefix.cases.model import cases_dir, load_case
 from remotefix.cli import cli
 
 
@@ -105,3 +106,33 @@ def test_good_addresses_still_parse(address: str, host: str, port: int | None, u
     assert result.exit_code == 0, result.output
     (row,) = json.loads(result.stdout)
     assert (row["host"], row["port"], row["user"]) == (host, port, user)
+
+
+def _remotefix(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "remotefix", *args], cwd=cwd,
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+
+
+def test_case_new_writes_to_the_current_directory_never_the_install(tmp_path: Path) -> None:
+    installed = cases_dir() / "ki-9101.yaml"
+    title = 'pip: "externally managed" # not a comment\nsecond line'
+    try:
+        done = _remotefix("case", "new", "KI-9101", "--title", title, cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+        assert not installed.exists()
+    finally:
+        installed.unlink(missing_ok=True)
+    assert load_case(tmp_path / "ki-9101.yaml").title == title
+    other = tmp_path / "cases"
+    other.mkdir()
+    assert _remotefix("case", "new", "KI-9102", "--title", "t", "--dir", str(other)).returncode == 0
+    assert load_case(other / "ki-9102.yaml").id == "KI-9102"
+
+
+@pytest.mark.parametrize("case_id", ["../../evil-001", "KI-0101\n", "ki-0101", "KI-1"])
+def test_case_new_refuses_ids_that_are_not_case_ids(tmp_path: Path, case_id: str) -> None:
+    done = _remotefix("case", "new", case_id, "--title", "t", "--dir", str(tmp_path / "a"))
+    assert done.returncode == 3 and "must look like KI-0001" in done.stderr
+    assert list(tmp_path.rglob("*")) == []
