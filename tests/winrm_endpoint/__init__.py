@@ -5,7 +5,7 @@ No Windows host exists in this test environment; this endpoint stands in for one
 What it speaks, for real, over real HTTP(S) sockets:
   * SOAP 1.2 envelopes of the ``.../windows/shell/cmd`` resource: Create, Command, Send,
     Receive, Signal (terminate / ctrl_c), Delete — answers shaped like the responses recorded from
-    Windows hosts (``/work/shared/winrm-recordings``), ``RelatesTo`` echoing the request.
+    Windows hosts (``../shared/winrm-recordings``), ``RelatesTo`` echoing the request.
   * Receive as Windows does it: base64 ``rsp:Stream`` pieces (several per answer, at most 64 KiB
     an answer, so big output takes many Receives), ``CommandState Running`` until the end, then
     ``End`` streams and ``CommandState Done`` with ``ExitCode``. A Receive long-polls for its
