@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import pwd
 import subprocess
 import sys
 import time
@@ -171,20 +172,40 @@ def test_password_auth_and_the_password_never_leaks(
     monkeypatch.setenv("REMOTEFIX_PASSWORD", password)
     with SSHTransport(target, known_hosts_files=known, use_agent=False) as transport:
         assert transport.run("whoami").stdout == f"{name}\n".encode()
-    # through the CLI: the password travels in the environment, never in argv or the audit log
+    # through the CLI: the password travels in the environment; no process on this machine
+    # (remotefix, anything it starts, the remote command under sshd) has it in its argv
     ws = Workspace.default().ensure()
     (ws.known_hosts).write_text(server.known_hosts_line + "\n")
     ConsentStore(ws).grant("C-2", ["*"], Scope.DIAGNOSE, timedelta(minutes=5), "Jane", "t")
     proc = subprocess.Popen(
         [sys.executable, "-m", "remotefix", "run", target.address, "--case", "C-2",
-         "--", "sleep", "1"],
+         "--", "sleep", "2"],
         env={**os.environ}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )  # fmt: skip
-    time.sleep(0.3)
-    argv = Path(f"/proc/{proc.pid}/cmdline").read_bytes()
-    assert proc.wait(timeout=30) == 0, proc.stderr.read() if proc.stderr else ""
-    assert password.encode() not in argv
+    leaks, remote = _scan_argvs(proc, password.encode(), pwd.getpwnam(name).pw_uid)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert remote, "the scan never saw the remote sleep running as the user"
+    assert leaks == []
+    assert password.encode() not in out + err
     assert password not in ws.audit_log.read_text()
+
+
+def _scan_argvs(proc: subprocess.Popen[bytes], secret: bytes, uid: int) -> tuple[list[bytes], bool]:
+    """Read every process's argv until ``proc`` ends: argvs holding ``secret``, and whether a
+    ``sleep`` owned by ``uid`` (the remote command) was seen."""
+    leaks, remote = [], False
+    while proc.poll() is None:
+        for entry in Path("/proc").glob("[0-9]*"):
+            try:
+                argv, owner = (entry / "cmdline").read_bytes(), entry.stat().st_uid
+            except OSError:  # the process ended meanwhile
+                continue
+            if secret in argv:
+                leaks.append(argv)
+            remote = remote or (owner == uid and argv.startswith(b"sleep\x00"))
+        time.sleep(0.05)
+    return leaks, remote
 
 
 def test_sudo_wanting_a_password_is_a_clear_auth_error(
