@@ -176,7 +176,7 @@ def test_password_auth_and_the_password_never_leaks(
     # (remotefix, anything it starts, the remote command under sshd) has it in its argv
     ws = Workspace.default().ensure()
     (ws.known_hosts).write_text(server.known_hosts_line + "\n")
-    ConsentStore(ws).grant("C-2", ["*"], Scope.DIAGNOSE, timedelta(minutes=5), "Jane", "t")
+    ConsentStore(ws).grant("C-2", ["*"], Scope.FIX, timedelta(minutes=5), "Jane", "t")
     proc = subprocess.Popen(
         [sys.executable, "-m", "remotefix", "run", target.address, "--case", "C-2",
          "--", "sleep", "2"],
