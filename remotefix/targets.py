@@ -15,8 +15,8 @@ from remotefix.errors import TargetError
 Connection = Literal["ssh", "local", "docker", "winrm"]
 CONNECTIONS: tuple[Connection, ...] = ("ssh", "local", "docker", "winrm")
 DEFAULT_PORTS: dict[str, int] = {"ssh": 22, "winrm": 5986}
-_HOST = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9_])?")
-"""Host names, ssh_config aliases and IPv4 addresses (full match: no space, '#', '/' or '%')."""
+_HOST = re.compile(r"\w(?:[\w.-]*\w)?\.?")
+"""Host names (IDN too), ssh_config aliases, IPv4 (full match: no space, "#", "/", "%" or "-x")."""
 _USER = re.compile(r"[^\x00-\x20\x7f@:/?#\[\]]+")
 """A user name (after percent-decoding, e.g. ``DOMAIN%5Cuser``): no space, control or URL syntax."""
 _CONTAINER = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
