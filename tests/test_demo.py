@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import tarfile
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from remotefix.cli import cli
+from remotefix.dockerapi import RUN_ENV, RUN_LABEL
 
 pytestmark = pytest.mark.docker
 
@@ -49,5 +51,9 @@ def test_demo_runs_the_whole_story_and_cleans_up(
         "fix-apply",
         "fix-idempotence",
     } <= actions
-    assert not docker_api.containers.list(all=True, filters={"name": "remotefix-demo-customer"})
-    assert not docker_api.containers.list(all=True, filters={"label": "remotefix.kind=lab"})
+    ours = f"{RUN_LABEL}={os.environ[RUN_ENV]}"  # other runs may share this Docker daemon
+    for wanted in (
+        {"label": [ours], "name": "remotefix-demo-customer"},
+        {"label": [ours, "remotefix.kind=lab"]},
+    ):
+        assert docker_api.containers.list(all=True, filters=wanted) == [], wanted
