@@ -37,7 +37,7 @@ def trust_cmd(app: App, address: str, expected: str | None, yes: bool, replace: 
     settings = resolve(target)
     name = host_entry(settings.host, settings.port)
     prefer = list(known.lookup(name) or {})
-    settings, key = scan_host_key(target, workspace=app.workspace, prefer=prefer)
+    key = scan_host_key(settings, workspace=app.workspace, prefer=prefer)
     seen = fingerprint(key)
     if expected and expected != seen:
         raise HostKeyError(f"{name} offers {seen}, not the expected {expected}; not trusted")

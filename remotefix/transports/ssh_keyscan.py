@@ -15,8 +15,7 @@ from collections.abc import Iterator, Sequence
 import paramiko
 
 from remotefix.errors import ConnectError
-from remotefix.targets import Target
-from remotefix.transports._ssh_settings import SSHSettings, resolve
+from remotefix.transports._ssh_settings import SSHSettings
 from remotefix.transports.ssh import SSHTransport
 from remotefix.workspace import Workspace
 
@@ -25,14 +24,14 @@ _ALGORITHMS = {"ssh-rsa": ("rsa-sha2-512", "rsa-sha2-256", "ssh-rsa")}
 
 
 def scan_host_key(
-    target: Target,
+    settings: SSHSettings,
     *,
     workspace: Workspace,
     prefer: Sequence[str] = (),
     timeout: float = 10.0,
-) -> tuple[SSHSettings, paramiko.PKey]:
-    """The settings used and the key the server presents (no authentication to it)."""
-    settings = resolve(target)
+) -> paramiko.PKey:
+    """The key the server at ``settings`` (see ``_ssh_settings.resolve``) presents; no
+    authentication to it."""
     with _socket(settings, workspace, timeout) as sock:
         transport = paramiko.Transport(sock)
         try:
@@ -41,7 +40,7 @@ def scan_host_key(
             first = [a for a in wanted if a in options.key_types]
             options.key_types = tuple(first + [a for a in options.key_types if a not in first])
             transport.start_client(timeout=timeout)
-            return settings, transport.get_remote_server_key()
+            return transport.get_remote_server_key()
         except (paramiko.SSHException, EOFError, OSError) as exc:
             where = f"{settings.host}:{settings.port}"
             raise ConnectError(f"no SSH server answered at {where}: {exc}") from exc
