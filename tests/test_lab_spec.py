@@ -1,15 +1,20 @@
-"""Lab specs, version choice and planning: pure logic, no Docker."""
+"""Lab specs, version choice and planning (pure logic), and one real build proving setup steps
+run as scripts and can never become Dockerfile instructions."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import docker
 import pytest
 
+from remotefix.dockerapi import labels
 from remotefix.errors import ConfigError, LabError
+from remotefix.lab.build import build_lab_image
 from remotefix.lab.catalog import Catalog
+from remotefix.lab.dockerfile import build_context
 from remotefix.lab.plan import plan_lab
-from remotefix.lab.spec import dump_spec, load_spec, parse_spec, spec_hash
+from remotefix.lab.spec import LabSpec, dump_spec, load_spec, parse_spec, spec_hash
 from remotefix.lab.versions import choose, parse_madison
 
 MADISON = """\
@@ -64,6 +69,12 @@ def test_choose(wanted: str, available: list[str], version: str | None, status: 
     ("text", "problem"),
     [
         ("base: debian:12\ncolour: red\n", "unknown key(s) colour"),
+        ('base: debian:12\npackages: {"curl\\nRUN touch /x": "*"}\n', "not a Debian package name"),
+        ('base: debian:12\npackages: {curl: "7.88\\n"}\n', "is not a Debian version"),
+        ('base: debian:12\nservices: ["nginx\\n"]\n', "is not a valid name"),
+        ('base: "debian:12\\nRUN id"\n', "base must be"),
+        ('base: debian:12\nfiles: {"/etc/x\\n": "inline:a"}\n', "must be an absolute path"),
+        ("base: debian:12\nsetup: ['  ']\n", "is not a script"),
         ("packages: {}\n", "base must be"),
         ("base: debian:12\npackages: {nginx: 'latest'}\n", "packages.nginx: version 'latest'"),
         ("base: debian:12\npackages: {'Bad Name': '*'}\n", "not a Debian package name"),
@@ -132,3 +143,66 @@ def test_plan_refuses_unknown_release_and_windows() -> None:
     windows = {"os": {"family": "windows", "id": "windows", "version": "10.0.20348"}}
     with pytest.raises(LabError, match="not reproducible on a Linux Docker host"):
         plan_lab(windows, Catalog.load())
+
+
+@pytest.mark.parametrize(
+    "packages",
+    [{"curl\nRUN touch /pwned": "*"}, {"curl": "7.88.1-10\nRUN touch /pwned"}],
+)
+def test_specs_made_in_code_are_validated_too(packages: dict[str, str]) -> None:
+    """A plan from a customer's bundle builds LabSpec directly: the same checks apply."""
+    with pytest.raises(ConfigError, match="lab spec: packages"):
+        LabSpec(base="debian:12", packages=packages)
+
+
+MULTI_LINE = """\
+base: debian:12
+setup:
+  - |
+    set -u
+    for n in 1 2 3; do
+      echo "line $n"
+    done > /etc/rfx-multi
+  - |
+    echo "$0" > /etc/rfx-injection
+    ENV INJECTED=yes || echo "not an instruction" >> /etc/rfx-injection
+"""
+
+
+@pytest.mark.docker
+def test_setup_steps_run_as_scripts_and_inject_no_instruction(
+    tmp_path: Path, docker_api: docker.DockerClient, catalog: Catalog
+) -> None:
+    spec_file = tmp_path / "spec.yaml"
+    spec_file.write_text(MULTI_LINE)
+    spec = load_spec(spec_file)
+    context = build_context("remotefix/lab-index:x", spec, {}, {}, ())
+    assert b"INJECTED" not in context["Dockerfile"] and b"for n in" not in context["Dockerfile"]
+    image = build_lab_image(docker_api, spec, {}, catalog)
+
+    def cat(path: str) -> str:
+        out = docker_api.containers.run(
+            image.tag, ["cat", path], remove=True, labels=labels(), entrypoint=[]
+        )
+        return bytes(out).decode()
+
+    assert cat("/etc/rfx-multi") == "line 1\nline 2\nline 3\n"
+    assert cat("/etc/rfx-injection") == "/tmp/remotefix-setup/02.sh\nnot an instruction\n"
+    config = docker_api.images.get(image.tag).attrs["Config"]
+    assert not any(e.startswith("INJECTED") for e in config["Env"])
+    history = " ".join(str(h.get("CreatedBy")) for h in docker_api.images.get(image.tag).history())
+    assert "INJECTED" not in history
+    leftover = docker_api.containers.run(
+        image.tag, ["ls", "/tmp"], remove=True, labels=labels(), entrypoint=[]
+    )
+    assert b"remotefix-setup" not in bytes(leftover)
+
+
+@pytest.mark.docker
+def test_a_failing_line_inside_a_step_fails_the_build_naming_the_step(
+    tmp_path: Path, docker_api: docker.DockerClient, catalog: Catalog
+) -> None:
+    spec = LabSpec(base="debian:12", setup=("true", "echo first\nfalse\necho never"))
+    with pytest.raises(LabError, match=r"\(setup step 2: echo first\).*code: 1") as info:
+        build_lab_image(docker_api, spec, {}, catalog)
+    assert "never" not in str(info.value).split("code: 1", 1)[1]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 import subprocess
 import sys
 
@@ -31,14 +33,26 @@ def test_importing_remotefix_loads_no_transport_library() -> None:
     assert out.stdout.strip() == ""
 
 
+def _error_tree() -> list[type[remotefix.RemotefixError]]:
+    """Every RemotefixError subclass anywhere in the package (transports included)."""
+    for module in pkgutil.walk_packages(remotefix.__path__, "remotefix."):
+        if not module.name.endswith(".__main__"):  # that one runs the CLI
+            importlib.import_module(module.name)
+    found, todo = [], [remotefix.RemotefixError]
+    while todo:
+        cls = todo.pop()
+        found.append(cls)
+        todo.extend(cls.__subclasses__())
+    return found
+
+
 def test_every_error_has_its_own_exit_code() -> None:
-    codes = {
-        cls.exit_code
-        for cls in vars(remotefix.errors).values()
-        if isinstance(cls, type) and issubclass(cls, remotefix.RemotefixError)
-    }
-    subclasses = [
-        cls for cls in vars(remotefix.errors).values()
-        if isinstance(cls, type) and issubclass(cls, remotefix.RemotefixError)
-    ]  # fmt: skip
-    assert len(codes) == len(subclasses)
+    tree = _error_tree()
+    assert "RemotePathError" in {cls.__name__ for cls in tree}  # lives in transports/base.py
+    by_code: dict[int, list[str]] = {}
+    for cls in tree:
+        by_code.setdefault(cls.exit_code, []).append(f"{cls.__module__}.{cls.__qualname__}")
+    shared = {code: names for code, names in by_code.items() if len(names) > 1}
+    assert shared == {}
+    reserved = {0, 2, 130}  # success, click's usage error, SIGINT
+    assert reserved.isdisjoint(by_code), by_code

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import pwd
 import subprocess
 import sys
 import time
@@ -171,20 +172,40 @@ def test_password_auth_and_the_password_never_leaks(
     monkeypatch.setenv("REMOTEFIX_PASSWORD", password)
     with SSHTransport(target, known_hosts_files=known, use_agent=False) as transport:
         assert transport.run("whoami").stdout == f"{name}\n".encode()
-    # through the CLI: the password travels in the environment, never in argv or the audit log
+    # through the CLI: the password travels in the environment; no process on this machine
+    # (remotefix, anything it starts, the remote command under sshd) has it in its argv
     ws = Workspace.default().ensure()
     (ws.known_hosts).write_text(server.known_hosts_line + "\n")
-    ConsentStore(ws).grant("C-2", ["*"], Scope.DIAGNOSE, timedelta(minutes=5), "Jane", "t")
+    ConsentStore(ws).grant("C-2", ["*"], Scope.FIX, timedelta(minutes=5), "Jane", "t")
     proc = subprocess.Popen(
         [sys.executable, "-m", "remotefix", "run", target.address, "--case", "C-2",
-         "--", "sleep", "1"],
+         "--", "sleep", "2"],
         env={**os.environ}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )  # fmt: skip
-    time.sleep(0.3)
-    argv = Path(f"/proc/{proc.pid}/cmdline").read_bytes()
-    assert proc.wait(timeout=30) == 0, proc.stderr.read() if proc.stderr else ""
-    assert password.encode() not in argv
+    leaks, remote = _scan_argvs(proc, password.encode(), pwd.getpwnam(name).pw_uid)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert remote, "the scan never saw the remote sleep running as the user"
+    assert leaks == []
+    assert password.encode() not in out + err
     assert password not in ws.audit_log.read_text()
+
+
+def _scan_argvs(proc: subprocess.Popen[bytes], secret: bytes, uid: int) -> tuple[list[bytes], bool]:
+    """Read every process's argv until ``proc`` ends: argvs holding ``secret``, and whether a
+    ``sleep`` owned by ``uid`` (the remote command) was seen."""
+    leaks, remote = [], False
+    while proc.poll() is None:
+        for entry in Path("/proc").glob("[0-9]*"):
+            try:
+                argv, owner = (entry / "cmdline").read_bytes(), entry.stat().st_uid
+            except OSError:  # the process ended meanwhile
+                continue
+            if secret in argv:
+                leaks.append(argv)
+            remote = remote or (owner == uid and argv.startswith(b"sleep\x00"))
+        time.sleep(0.05)
+    return leaks, remote
 
 
 def test_sudo_wanting_a_password_is_a_clear_auth_error(
@@ -204,3 +225,97 @@ def test_sudo_wanting_a_password_is_a_clear_auth_error(
     )
     with session, pytest.raises(AuthError, match=r"sudo on .* wants a password"):
         session.run("true", sudo=True, scope=Scope.FIX)
+
+
+# --- known_hosts markers and `hosts trust` (a real sshd, HOME pointing at a fresh ~/.ssh) ----
+
+
+@pytest.fixture
+def user_known_hosts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    home = tmp_path / "home"
+    (home / ".ssh").mkdir(parents=True)
+    monkeypatch.setenv("HOME", str(home))
+    return home / ".ssh" / "known_hosts"
+
+
+def _other_key(tmp_path: Path, keytype: str = "ed25519") -> str:
+    path = tmp_path / f"other-{keytype}-{uuid.uuid4().hex[:6]}"
+    subprocess.run(["ssh-keygen", "-q", "-t", keytype, "-N", "", "-f", str(path)], check=True)
+    return " ".join(path.with_suffix(".pub").read_text().split()[:2])
+
+
+def _trust(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, ["--json", "hosts", "trust", *args, "--yes"])
+    return result.exit_code, result.output
+
+
+def test_revoked_and_cert_authority_lines_do_not_crash_and_revoked_is_refused(
+    sshd: Sshd, tmp_path: Path, user_known_hosts: Path
+) -> None:
+    user_known_hosts.write_text(
+        f"@cert-authority *.customer.example {_other_key(tmp_path)}\n"
+        f"@revoked * {sshd.host_public_key}\n"
+        "this line is garbage\n"
+    )
+    with pytest.raises(HostKeyError, match=r"IS REVOKED .* listed @revoked in .*known_hosts:2"):
+        _ssh(sshd, _trusting(sshd, tmp_path)).run("true")  # trusted elsewhere: still refused
+    code, out = _trust(sshd.address)
+    assert code == 13 and "IS REVOKED" in out
+    listed = CliRunner().invoke(cli, ["--json", "hosts", "ls"])
+    assert listed.exit_code == 0, listed.output
+    statuses = {r["status"] for r in json.loads(listed.stdout)}
+    assert {"revoked", "ignored: @cert-authority"} <= statuses
+
+
+def test_cert_authority_for_the_host_is_named_in_the_unknown_key_error(
+    sshd: Sshd, tmp_path: Path, user_known_hosts: Path
+) -> None:
+    user_known_hosts.write_text(f"@cert-authority [127.0.0.1]:* {_other_key(tmp_path)}\n")
+    with pytest.raises(HostKeyError, match=r"@cert-authority line .*:1 is not used"):
+        _ssh(sshd).run("true")
+
+
+def test_replace_overrides_a_stale_key_in_the_users_known_hosts(
+    sshd: Sshd, tmp_path: Path, user_known_hosts: Path
+) -> None:
+    stale = f"[127.0.0.1]:{sshd.port} {_other_key(tmp_path)}"
+    user_known_hosts.write_text(stale + "\n")
+    code, out = _trust(sshd.address)
+    assert code == 13 and "different ssh-ed25519 key" in out
+    code, out = _trust(sshd.address, "--replace")
+    assert code == 0, out
+    assert json.loads(out)["overrides"][0].startswith(f"{user_known_hosts}:1 ssh-ed25519")
+    with _ssh(sshd) as transport:
+        assert transport.run("echo ok").stdout == b"ok\n"
+    assert user_known_hosts.read_text() == stale + "\n"  # the user's file is never rewritten
+
+
+def test_trust_refuses_a_second_key_type_next_to_a_trusted_one(
+    sshd: Sshd, tmp_path: Path, user_known_hosts: Path
+) -> None:
+    user_known_hosts.write_text(f"[127.0.0.1]:{sshd.port} {_other_key(tmp_path, 'rsa')}\n")
+    code, out = _trust(sshd.address)
+    assert code == 13 and "key of another type (ssh-rsa SHA256:" in out
+    assert not Workspace.default().known_hosts.exists()
+    assert _trust(sshd.address, "--replace")[0] == 0
+    with _ssh(sshd) as transport:
+        assert transport.run("echo ok").stdout == b"ok\n"
+
+
+def test_trust_fetches_the_key_through_proxyjump(
+    sshd_factory: SshdFactory, user_known_hosts: Path
+) -> None:
+    bastion = sshd_factory(log_level="DEBUG1")
+    inner = sshd_factory(client_key=bastion.client_key)
+    Workspace.default().ensure().known_hosts.write_text(bastion.known_hosts_line + "\n")
+    address = (
+        f"{inner.address}?identity_file={inner.client_key.private}"
+        f"&proxy_jump=root@127.0.0.1:{bastion.port}"
+    )
+    code, out = _trust(address, "--fingerprint", _keygen_fingerprint(inner))
+    assert code == 0, out
+    assert f"target 127.0.0.1 port {inner.port}" in bastion.log.read_text()
+    with SSHTransport(
+        inner.target(proxy_jump=f"root@127.0.0.1:{bastion.port}"), use_agent=False
+    ) as t:
+        assert t.run("echo through").stdout == b"through\n"

@@ -1,7 +1,8 @@
 """WinRM answers recorded from real Windows hosts, read by our parser and replayed through the
 transport (pywinrm's Protocol, our Receive loop, our error translation).
 
-The recordings live outside the repository (MIT, see their SOURCES.md) and are read in place.
+The recordings live next to the repository in ``../shared/winrm-recordings`` (MIT, see their
+SOURCES.md) and are read in place; without them these tests fail, they never skip.
 Replays rewrite only ``RelatesTo`` to the new request's MessageID: ids are random per run and
 pywinrm checks them.
 """
@@ -27,15 +28,11 @@ from remotefix.transports._winrm_parse import (
     parse_receive,
 )
 from remotefix.transports.winrm import WinRMTransport
-
-RECORDINGS = Path("/work/shared/winrm-recordings")
-pytestmark = pytest.mark.skipif(
-    not RECORDINGS.is_dir(), reason=f"recorded Windows WinRM exchanges not found at {RECORDINGS}"
-)
+from tests.winrm_endpoint.recordings import recordings_dir
 
 
 def messages(name: str) -> list[dict[str, Any]]:
-    data = yaml.safe_load((RECORDINGS / "pypsrp" / f"{name}.yml").read_text(encoding="utf-8"))
+    data = yaml.safe_load((recordings_dir() / "pypsrp" / f"{name}.yml").read_text(encoding="utf-8"))
     return list(data["messages"])
 
 
@@ -126,7 +123,7 @@ def test_not_a_fault() -> None:
 
 
 def test_powershell_clixml_error_stream_becomes_text() -> None:
-    xml = (RECORDINGS / "pywinrm" / "get_ps_output_response.xml").read_bytes()
+    xml = (recordings_dir() / "pywinrm" / "get_ps_output_response.xml").read_bytes()
     chunk = parse_receive(xml)
     assert (chunk.done, chunk.exit_code) == (True, 1)
     raw = b"".join(chunk.stderr)
@@ -227,3 +224,14 @@ def test_replay_answer_without_shell_id_is_transport_error(
     create["response"] = create["response"].replace("ShellId", "NotTheShellId")
     with pytest.raises(TransportError, match="unexpected WS-Management answer"):
         transport.run_cmd("echo hi")  # pywinrm's next() finds no ShellId: StopIteration
+
+
+def test_missing_recordings_fail_instead_of_skipping(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from tests.winrm_endpoint import recordings
+
+    assert (recordings.REPOSITORY / "pyproject.toml").is_file()  # the root, wherever cloned
+    monkeypatch.setattr(recordings, "RECORDINGS", tmp_path / "absent")
+    with pytest.raises(pytest.fail.Exception, match="not found at"):
+        recordings.recordings_dir()

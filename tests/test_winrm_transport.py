@@ -11,7 +11,9 @@ import base64
 import contextlib
 import http.server
 import os
+import shutil
 import socket
+import tempfile
 import threading
 import traceback
 from pathlib import Path
@@ -29,11 +31,9 @@ from remotefix.errors import (
     TargetError,
     TransportError,
 )
-from remotefix.result import CommandResult
 from remotefix.targets import parse_address
 from remotefix.transports import open_transport, transport_class
 from remotefix.transports._winrm_errors import Peer, translate
-from remotefix.transports._winrm_scripts import UNREADABLE, remote_file_from_base64
 from remotefix.transports.base import RemotePathError
 from remotefix.transports.winrm import (
     CertificateValidationDisabled,
@@ -180,11 +180,23 @@ def test_read_file_missing_and_directory(winrm_endpoint: WinRMEndpoint, tmp_path
             t.read_file(str(tmp_path))
 
 
-def test_read_file_access_denied_mapping() -> None:
-    # Tests run as root, so the endpoint cannot produce "access denied": check the mapping.
-    result = CommandResult("read_file C:/secret", UNREADABLE)
-    with pytest.raises(RemotePathError, match="access denied"):
-        remote_file_from_base64(result, "C:/secret", 10)
+def test_read_file_access_denied(winrm_endpoint: WinRMEndpoint) -> None:
+    """A file the endpoint's user cannot read: commands run as nobody (tests run as root, and
+    root reads everything). Outside the pytest folder, which only root may enter."""
+    folder = Path(tempfile.mkdtemp(prefix="rfx-winrm-denied-"))
+    try:
+        folder.chmod(0o755)
+        (folder / "open").write_bytes(b"readable\n")
+        (folder / "secret").write_bytes(b"not for nobody\n")
+        (folder / "secret").chmod(0o000)
+        winrm_endpoint.service.run_as = "nobody"
+        with connect(winrm_endpoint) as t:
+            assert t.run("id -un").stdout == b"nobody\n"
+            assert t.read_file(str(folder / "open")).data == b"readable\n"
+            with pytest.raises(RemotePathError, match="access denied"):
+                t.read_file(str(folder / "secret"))
+    finally:
+        shutil.rmtree(folder)
 
 
 # --- lifecycle --------------------------------------------------------------------------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 import threading
 from contextlib import nullcontext
 from pathlib import Path
@@ -12,7 +14,7 @@ from rich.live import Live
 from rich.markup import escape
 from rich.table import Table
 
-from remotefix.cases.model import cases_dir, load_case, load_cases
+from remotefix.cases.model import load_case, load_cases
 from remotefix.cases.regress import DEFAULT_JOBS, Cell, cells, junit_xml, parse_shard, run_matrix
 from remotefix.cases.repro import ReproResult, reproduce
 from remotefix.cases.triage import triage
@@ -53,13 +55,38 @@ def case() -> None:
 @click.argument("case_id")
 @click.option("--title", required=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--dir",
+    "folder",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for CASE_ID.yaml (default: the current directory).",
+)
 @pass_app
-def new(app: App, case_id: str, title: str, output: Path | None) -> None:
-    """Scaffold a case file (validated before it is written)."""
-    path = output or cases_dir() / f"{case_id.lower()}.yaml"
+def new(app: App, case_id: str, title: str, output: Path | None, folder: Path | None) -> None:
+    """Scaffold a case file in the current directory, --dir or -o (validated, then written)."""
+    if not _CASE_ID.fullmatch(case_id):
+        raise ConfigError(f"case id {case_id!r} must look like KI-0001", hint="e.g. KI-0101")
+    if output and folder:
+        raise ConfigError("give -o FILE or --dir DIR, not both")
+    path = output or (folder or Path.cwd()) / f"{case_id.lower()}.yaml"
     if path.exists():
-        raise ConfigError(f"{path} exists", hint="choose another id or -o path")
-    text = _SCAFFOLD.format(id=case_id, title=title.replace(":", " -"))
+        raise ConfigError(f"{path} exists", hint="choose another id, --dir or -o path")
+    if not path.parent.is_dir():
+        raise ConfigError(f"folder {path.parent} does not exist", hint="create it first")
+    _write_validated(path, _SCAFFOLD.format(id=case_id, title=_yaml_string(title)))
+    app.emit({"written": str(path)}, lambda: app.out.print(f"case written: {escape(str(path))}"))
+
+
+_CASE_ID = re.compile(r"[A-Z][A-Z0-9]*-[0-9]{3,}")
+
+
+def _yaml_string(text: str) -> str:
+    """A YAML double-quoted scalar (JSON strings are YAML): ':', '#', newlines stay text."""
+    return json.dumps(text, ensure_ascii=False)
+
+
+def _write_validated(path: Path, text: str) -> None:
+    """Write through a temporary file next to ``path``; nothing is left if it does not load."""
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(text, encoding="utf-8")
     try:
@@ -68,7 +95,6 @@ def new(app: App, case_id: str, title: str, output: Path | None) -> None:
         tmp.unlink()
         raise
     tmp.replace(path)
-    app.emit({"written": str(path)}, lambda: app.out.print(f"case written: {path}"))
 
 
 @case.command("lint")

@@ -17,13 +17,11 @@ import hashlib
 import io
 import json
 import re
-import shlex
 import tarfile
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
 from typing import Any
 
 import docker
@@ -32,18 +30,17 @@ import docker.errors
 from remotefix.dockerapi import docker_errors, labels
 from remotefix.errors import LabError
 from remotefix.lab.catalog import BaseImage, Catalog
+from remotefix.lab.dockerfile import INIT_SCRIPT, build_context, setup_notes, sh_words
 from remotefix.lab.images import find_image
 from remotefix.lab.spec import LabSpec, spec_hash
 from remotefix.lab.versions import Choice, choose, parse_madison
 from remotefix.progress import Progress, quiet
 
-RECIPE = "lab-recipe-1"
+RECIPE = "lab-recipe-2"  # 2: setup steps run as copied scripts
 INDEX_REPOSITORY = "remotefix/lab-index"
 LAB_REPOSITORY = "remotefix/lab"
 KIND_LABEL = "remotefix.kind"
 SPEC_LABEL = "remotefix.spec-hash"
-INIT_PATH = "/usr/local/sbin/remotefix-lab-init"
-_INIT = Path(__file__).with_name("lab-init.sh")
 
 
 @dataclass(frozen=True)
@@ -79,7 +76,7 @@ def index_image(
     extra = "/etc/apt/sources.list.d/remotefix-lab.list"
     dockerfile = (
         f"FROM {base.tag}\n"
-        f"RUN printf '%s\\n' {_sh_words(sources.splitlines())} > {extra} && "
+        f"RUN printf '%s\\n' {sh_words(sources.splitlines())} > {extra} && "
         f"(apt-get update -qq || (rm -f {extra} && apt-get update -qq))\n"
     )
     progress(f"apt index for {base.key}: apt-get update (once per base image)")
@@ -162,7 +159,7 @@ def build_lab_image(
     base = catalog.resolve(spec.base)
     index = index_image(api, base, catalog, refresh=refresh_index, progress=progress)
     tooling = tuple(t for t in catalog.lab_tooling if t not in spec.packages)
-    init = hashlib.sha256(_INIT.read_bytes()).hexdigest()[:12]  # the recipe includes the init
+    init = hashlib.sha256(INIT_SCRIPT.read_bytes()).hexdigest()[:12]  # the recipe includes the init
     digest = spec_hash(spec, files, _image_id(api, index), f"{RECIPE}:{init}:{','.join(tooling)}")
     tag = f"{LAB_REPOSITORY}:{digest}"
     cached = _find_image(api, tag)
@@ -185,7 +182,7 @@ def build_lab_image(
             f"package(s) not in the archive the lab can reach: {names}",
             hint="check the names, or remove them from the spec",
         )
-    context = _context(index, spec, files, choices, tooling)
+    context = build_context(index, spec, files, choices, tooling)
     recorded = json.dumps({n: _choice_dict(c) for n, c in choices.items()})
     extra = {
         KIND_LABEL: "lab-image",
@@ -193,7 +190,7 @@ def build_lab_image(
         "remotefix.base": base.key,
         "remotefix.choices": recorded,
     }
-    _build(api, context, tag, extra, progress)
+    _build(api, context, tag, extra, progress, notes=setup_notes(spec))
     return LabImage(tag, digest, False, choices, tooling, time.monotonic() - started)
 
 
@@ -205,48 +202,6 @@ def _choice_dict(choice: Choice) -> dict[str, Any]:
         "status": choice.status,
         "note": choice.note,
     }
-
-
-def render_dockerfile(
-    index: str, spec: LabSpec, choices: dict[str, Choice], tooling: tuple[str, ...]
-) -> str:
-    """The lab's Dockerfile: packages, then files, then setup, then the init."""
-    pins = [c.pin for c in choices.values()] + list(tooling)
-    lines = [f"FROM {index}"]
-    if pins:
-        lines.append(
-            "RUN printf '#!/bin/sh\\nexit 101\\n' > /usr/sbin/policy-rc.d && "
-            "chmod +x /usr/sbin/policy-rc.d && DEBIAN_FRONTEND=noninteractive apt-get install "
-            f"-y -q --no-install-recommends --allow-downgrades {_sh_words(pins)} && "
-            "rm -f /usr/sbin/policy-rc.d"
-        )
-    if spec.files:
-        lines.append("COPY files/ /")
-    lines += [f"RUN {command}" for command in spec.setup]
-    lines.append(f"COPY lab-init.sh {INIT_PATH}")
-    lines.append(f"ENV REMOTEFIX_LAB_SERVICES={json.dumps(' '.join(spec.services))}")
-    lines.append(f'CMD ["{INIT_PATH}"]')
-    return "\n".join(lines) + "\n"
-
-
-def _context(
-    index: str,
-    spec: LabSpec,
-    files: dict[str, bytes],
-    choices: dict[str, Choice],
-    tooling: tuple[str, ...],
-) -> dict[str, bytes]:
-    context = {
-        "Dockerfile": render_dockerfile(index, spec, choices, tooling).encode(),
-        "lab-init.sh": _INIT.read_bytes(),
-    }
-    for dest, data in files.items():
-        context["files" + str(PurePosixPath(dest))] = data
-    return context
-
-
-def _sh_words(words: list[str]) -> str:
-    return " ".join(shlex.quote(w) for w in words)
 
 
 def _tar(context: dict[str, bytes]) -> io.BytesIO:
@@ -269,8 +224,11 @@ def _build(
     progress: Progress,
     *,
     nocache: bool = False,
+    notes: dict[str, str] | None = None,
 ) -> None:
-    """``docker build`` with progress per step; a failure names the step and shows the tail."""
+    """``docker build`` with progress per step; a failure names the step and shows the tail.
+
+    ``notes`` maps text found in a step's line to what that step is (e.g. which setup step)."""
     tail: deque[str] = deque(maxlen=15)
     step = "starting the build"
     # one LABEL instruction (the build API's labels= adds one step per label)
@@ -289,8 +247,9 @@ def _build(
         for chunk in stream:
             if "error" in chunk:
                 output = "\n".join(tail)
+                note = next((f" ({n})" for key, n in (notes or {}).items() if key in step), "")
                 raise LabError(
-                    f"building {tag} failed at {step}: {chunk['error'].strip()}\n{output}"
+                    f"building {tag} failed at {step}{note}: {chunk['error'].strip()}\n{output}"
                 )
             text = str(chunk.get("stream", "")).rstrip()
             if text.startswith("Step "):

@@ -6,7 +6,11 @@ A spec is YAML (see ../shared/DESIGN.md, "Lab spec and fidelity")::
     packages: {nginx: "1.22.1-9+deb12u1", curl: "*"}
     files: {/etc/nginx/nginx.conf: bundle:files/etc/nginx/nginx.conf}
     services: [nginx]
-    setup: ["echo ready > /etc/motd"]
+    setup:                                         # each step is a script (a YAML | block is
+      - echo ready > /etc/motd                     # fine); it is copied in and run with sh -e
+      - |
+        useradd -m app
+        echo 'app ALL=(ALL) NOPASSWD:ALL' > /etc/sudoers.d/app
     source: {bundle: customer.tar.gz}              # where bundle: files and the customer's
                                                    # fingerprint come from (relative to the spec)
 
@@ -19,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -29,14 +34,25 @@ from remotefix._yaml import load_yaml
 from remotefix.errors import ConfigError
 
 _KEYS = {"name", "base", "packages", "files", "services", "setup", "source"}
-_PACKAGE = re.compile(r"^[a-z0-9][a-z0-9+.-]+(:[a-z0-9]+)?$")
-_VERSION = re.compile(r"^(\*|[0-9][A-Za-z0-9.+~:-]*)$")
-_SERVICE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9@_.-]*$")
+# Every pattern is used with fullmatch: "$" would let a trailing newline through.
+_BASE = re.compile(r"[a-z][a-z0-9]*:[A-Za-z0-9][A-Za-z0-9._-]*")
+_PACKAGE = re.compile(r"[a-z0-9][a-z0-9+.-]+(:[a-z0-9]+)?")
+_VERSION = re.compile(r"\*|[0-9][A-Za-z0-9.+~:-]*")
+_SERVICE = re.compile(r"[A-Za-z0-9][A-Za-z0-9@_.-]*")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_SOURCES = ("bundle:", "file:", "inline:")
 
 
 @dataclass(frozen=True)
 class LabSpec:
-    """A validated lab spec; ``folder`` is where relative paths in it are resolved."""
+    """A validated lab spec; ``folder`` is where relative paths in it are resolved.
+
+    Every value is checked when the spec is made (from YAML, a bundle plan or a case), so a
+    Dockerfile is only ever rendered from names, versions and paths that match their pattern
+    in full. ``setup`` steps are scripts (several lines are fine): the build copies each into
+    the image and runs it, never pastes it into the Dockerfile.
+    """
 
     base: str
     packages: dict[str, str] = field(default_factory=dict)
@@ -46,6 +62,11 @@ class LabSpec:
     bundle: Path | None = None
     name: str | None = None
     folder: Path = field(default_factory=Path.cwd)
+    where: str = field(default="lab spec", compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        for problem in _problems(self):
+            raise ConfigError(f"{self.where}: {problem}")
 
     def to_yaml_dict(self) -> dict[str, Any]:
         distro, _, version = self.base.partition(":")
@@ -64,6 +85,38 @@ class LabSpec:
         return data
 
 
+def _problems(spec: LabSpec) -> Iterator[str]:
+    """What is wrong with ``spec``, most important first (the first one is raised)."""
+    if not _BASE.fullmatch(spec.base):
+        yield f'base {spec.base!r}: base must be {{distro: debian, version: "12"}} or "debian:12"'
+    for name, version in spec.packages.items():
+        if not _PACKAGE.fullmatch(name):
+            yield f"packages.{_shown(name)}: not a Debian package name"
+        if not _VERSION.fullmatch(version):
+            yield f'packages.{_shown(name)}: version {version!r} is not a Debian version or "*"'
+    for dest, source in spec.files.items():
+        path = PurePosixPath(dest)
+        if not path.is_absolute() or ".." in path.parts or _CONTROL.search(dest):
+            yield f"files.{_shown(dest)}: the destination must be an absolute path"
+        if not source.startswith(_SOURCES) or (
+            not source.startswith("inline:") and _CONTROL.search(source)
+        ):
+            yield f"files.{_shown(dest)}: source must be bundle:MEMBER, file:PATH or inline:TEXT"
+    for service in spec.services:
+        if not _SERVICE.fullmatch(service):
+            yield f"services: {service!r} is not a valid name"
+    for step in spec.setup:
+        if not step.strip() or "\x00" in step:
+            yield f"setup: {step!r} is not a script (empty, or holds a NUL byte)"
+    if spec.name is not None and not _NAME.fullmatch(spec.name):
+        yield f"name {spec.name!r} is not a valid name (letters, digits, _ . -)"
+
+
+def _shown(text: str) -> str:
+    """A key as typed, or quoted when it holds a newline or other unprintable character."""
+    return text if text.isprintable() else repr(text)
+
+
 def dump_spec(spec: LabSpec) -> str:
     return yaml.safe_dump(spec.to_yaml_dict(), sort_keys=False, default_flow_style=False)
 
@@ -75,6 +128,7 @@ def load_spec(path: Path) -> LabSpec:
 
 
 def parse_spec(raw: Any, *, where: str, folder: Path) -> LabSpec:
+    """Check the YAML's shape here; the values themselves are checked by ``LabSpec``."""
     if not isinstance(raw, dict):
         raise ConfigError(f"{where}: a lab spec is a mapping (base, packages, files, ...)")
     unknown = sorted(set(map(str, raw)) - _KEYS)
@@ -87,15 +141,20 @@ def parse_spec(raw: Any, *, where: str, folder: Path) -> LabSpec:
     bundle = source.get("bundle")
     if bundle is not None and not isinstance(bundle, str):
         raise ConfigError(f"{where}: source.bundle must be a path")
+    packages = _mapping(where, "packages", raw.get("packages"))
+    files = _mapping(where, "files", raw.get("files"))
+    if not all(isinstance(v, str) for v in files.values()):
+        raise ConfigError(f"{where}: files: source must be bundle:MEMBER, file:PATH or inline:TEXT")
     return LabSpec(
         base=_base(where, raw.get("base")),
-        packages=_packages(where, _mapping(where, "packages", raw.get("packages"))),
-        files=_files(where, _mapping(where, "files", raw.get("files"))),
-        services=tuple(_strings(where, "services", raw.get("services"), _SERVICE)),
-        setup=tuple(_strings(where, "setup", raw.get("setup"), None)),
+        packages={k: "*" if v is None else str(v) for k, v in packages.items()},
+        files=files,
+        services=tuple(_strings(where, "services", raw.get("services"))),
+        setup=tuple(_strings(where, "setup", raw.get("setup"))),
         bundle=(folder / bundle) if bundle else None,
         name=str(raw["name"]) if raw.get("name") else None,
         folder=folder,
+        where=where,
     )
 
 
@@ -115,42 +174,11 @@ def _base(where: str, value: Any) -> str:
     raise ConfigError(f'{where}: base must be {{distro: debian, version: "12"}} or "debian:12"')
 
 
-def _packages(where: str, value: dict[str, Any]) -> dict[str, str]:
-    out = {}
-    for name, version in value.items():
-        text = "*" if version is None else str(version)
-        if not _PACKAGE.match(name):
-            raise ConfigError(f"{where}: packages.{name}: not a Debian package name")
-        if not _VERSION.match(text):
-            raise ConfigError(
-                f'{where}: packages.{name}: version {text!r} is not a Debian version or "*"'
-            )
-        out[name] = text
-    return out
-
-
-def _files(where: str, value: dict[str, Any]) -> dict[str, str]:
-    out = {}
-    for dest, source in value.items():
-        path = PurePosixPath(dest)
-        if not path.is_absolute() or ".." in path.parts:
-            raise ConfigError(f"{where}: files.{dest}: the destination must be an absolute path")
-        if not isinstance(source, str) or not source.startswith(("bundle:", "file:", "inline:")):
-            raise ConfigError(
-                f"{where}: files.{dest}: source must be bundle:MEMBER, file:PATH or inline:TEXT"
-            )
-        out[str(path)] = source
-    return out
-
-
-def _strings(where: str, key: str, value: Any, pattern: re.Pattern[str] | None) -> list[str]:
+def _strings(where: str, key: str, value: Any) -> list[str]:
     if value is None:
         return []
     if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
         raise ConfigError(f"{where}: {key} must be a list of strings")
-    for v in value:
-        if pattern is not None and not pattern.match(v):
-            raise ConfigError(f"{where}: {key}: {v!r} is not a valid name")
     return list(value)
 
 

@@ -111,10 +111,11 @@ class SSHTransport(BaseTransport):
         settings = resolve(self.target, self._ssh_config)
         sock = self._jump(settings) if settings.proxy_jump else None
         client = paramiko.SSHClient()
-        for host, keys in known_host_keys(self.workspace, self._known_hosts_files).items():
+        known = known_host_keys(self.workspace, self._known_hosts_files)
+        for host, keys in known.items():
             for keytype, key in keys.items():
                 client.get_host_keys().add(host, keytype, key)
-        client.set_missing_host_key_policy(RefuseUnknown(self.target.address))
+        client.set_missing_host_key_policy(RefuseUnknown(self.target.address, known))
         with self._errors(settings):
             client.connect(
                 settings.host,

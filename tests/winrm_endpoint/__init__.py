@@ -5,7 +5,7 @@ No Windows host exists in this test environment; this endpoint stands in for one
 What it speaks, for real, over real HTTP(S) sockets:
   * SOAP 1.2 envelopes of the ``.../windows/shell/cmd`` resource: Create, Command, Send,
     Receive, Signal (terminate / ctrl_c), Delete — answers shaped like the responses recorded from
-    Windows hosts (``/work/shared/winrm-recordings``), ``RelatesTo`` echoing the request.
+    Windows hosts (``../shared/winrm-recordings``), ``RelatesTo`` echoing the request.
   * Receive as Windows does it: base64 ``rsp:Stream`` pieces (several per answer, at most 64 KiB
     an answer, so big output takes many Receives), ``CommandState Running`` until the end, then
     ``End`` streams and ``CommandState Done`` with ``ExitCode``. A Receive long-polls for its
@@ -29,8 +29,9 @@ What it does NOT do (only a real Windows host proves these):
   * The transport's read_file PowerShell is *not executed*: the endpoint recognises that one
     script (``# remotefix read_file v1``), takes the path, byte limit and exit codes from its text
     and runs the POSIX equivalent (``head -c LIMIT | base64``) with the same output contract.
-    Whether the PowerShell itself works (Test-Path, access denied on ACLs) is untested here; as
-    the tests run as root, "access denied" is only tested at the result-mapping level.
+    Whether the PowerShell itself works (Test-Path, access denied on ACLs) is untested here;
+    "access denied" is produced for real by running the commands as an unprivileged user
+    (``endpoint.service.run_as = "nobody"``) on a file that user cannot read.
   * The PowerShell collection script of ``remotefix diagnose`` (first line ``# remotefix
     collection script``) is *not executed* either: a test may set
     ``commands.COLLECTION_REPLAY["output"]`` to a recorded output (the Windows fixtures in

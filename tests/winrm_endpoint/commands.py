@@ -129,7 +129,9 @@ class OutputQueue:
 class RunningCommand:
     """One process started by a ``Command`` request, in its own process group."""
 
-    def __init__(self, argv: list[str], *, pipe_stdin: bool, cwd: Path) -> None:
+    def __init__(
+        self, argv: list[str], *, pipe_stdin: bool, cwd: Path, user: str | None = None
+    ) -> None:
         self.id = str(uuid.uuid4()).upper()
         self.argv = argv
         self.output = OutputQueue()
@@ -141,6 +143,7 @@ class RunningCommand:
             stderr=subprocess.PIPE,
             cwd=cwd,
             start_new_session=True,
+            user=user,
         )
         self._stdin: queue.Queue[bytes | None] = queue.Queue()
         readers = [self._thread(self._read, name) for name in ("stdout", "stderr")]

@@ -1,7 +1,7 @@
 """SOAP envelopes of the test endpoint: reading requests, writing answers shaped like Windows'.
 
 The answers copy the framing of responses recorded from real Windows hosts
-(/work/shared/winrm-recordings): namespace prefixes, ``RelatesTo``, ``ResourceCreated``,
+(../shared/winrm-recordings): namespace prefixes, ``RelatesTo``, ``ResourceCreated``,
 ``rsp:Stream`` / ``rsp:CommandState``, and HTTP 500 faults with a ``f:WSManFault`` detail.
 """
 

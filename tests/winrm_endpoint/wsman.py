@@ -32,6 +32,8 @@ class WSManService:
 
     def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
+        self.run_as: str | None = None
+        """A local user the commands run as (e.g. ``nobody``), for errors root never meets."""
         self.counts: Counter[str] = Counter()
         self.commands: list[RunningCommand] = []
         self._shells: dict[str, dict[str, RunningCommand]] = {}
@@ -110,8 +112,9 @@ class WSManService:
         arguments = " ".join(a.text or "" for a in line.iter(f"{{{soap.RSP}}}Arguments"))
         console = req.options.get("WINRS_CONSOLEMODE_STDIN", "TRUE").upper() == "TRUE"
         command = RunningCommand(
-            stand_in_argv(executable, arguments), pipe_stdin=not console, cwd=self.workdir
-        )
+            stand_in_argv(executable, arguments), pipe_stdin=not console,
+            cwd=self.workdir if self.run_as is None else Path("/"), user=self.run_as,
+        )  # fmt: skip
         with self._lock:
             shell[command.id] = command
             self.commands.append(command)
