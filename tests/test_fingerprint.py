@@ -97,5 +97,63 @@ def test_diff_names_added_removed_and_changed() -> None:
         "removed": {"a": "1"},
         "changed": {"b": ["1", "2"]},
     }
-    assert delta["services"]["changed"] == {"ssh": ["running", "dead"]}
+    assert delta["services"]["changed"] == {"ssh": ["running", "stopped"]}
     assert delta["fields"] == {}
+
+
+def _services(fp: dict[str, Any]) -> dict[str, tuple[str, bool | None, str]]:
+    return {s["name"]: (s["state"], s["enabled"], s["source"]) for s in fp["services"]}
+
+
+def _install_stopped_nginx(docker_api: Any, name: str) -> None:
+    script = (
+        "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "
+        "--no-install-recommends nginx >/dev/null && (service nginx stop || true) && "
+        "! pgrep -x nginx"
+    )
+    code, out = docker_api.containers.get(name).exec_run(["sh", "-c", script])
+    assert code == 0, out.decode(errors="replace")[-2000:]
+
+
+def _unprivileged_fingerprint(docker_api: Any, name: str) -> dict[str, Any]:
+    quick = select_collectors(load_collectors(), profile="quick")
+    code, out = docker_api.containers.get(name).exec_run(
+        ["sh", "-c", render_script(quick)], user="nobody"
+    )
+    assert code == 0
+    items, complete = parse_output(out)
+    assert complete
+    return build_fingerprint(items)
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_services_without_systemd_by_unit_name_with_stopped_and_disabled(
+    customer_factory: CustomerFactory, client_key: KeyPair, docker_api: Any, tmp_path: Path
+) -> None:
+    """A systemd-less customer (sshd is PID 1) with nginx installed, enabled, but stopped."""
+    from remotefix.lab.catalog import Catalog
+    from remotefix.lab.plan import plan_lab
+
+    customer = customer_factory()
+    _install_stopped_nginx(docker_api, customer.name)
+    fp = _fingerprint_over_ssh(customer, client_key, tmp_path)
+    jsonschema.validate(fp, json.loads(SCHEMA_PATH.read_text()))
+    seen = _services(fp)
+    assert seen["nginx"] == ("stopped", True, "sysvinit")
+    assert seen["ssh"] == ("running", True, "sysvinit")  # the process sshd, named as its service
+    assert "sshd" not in seen and "sleep" not in seen
+    assert _services(_unprivileged_fingerprint(docker_api, customer.name)) == seen
+
+    spec = plan_lab(fp, Catalog.load(), bundle=tmp_path / "b.tar.gz",
+                    bundle_members=["files/etc/nginx/nginx.conf"])  # fmt: skip
+    assert {"nginx", "nginx-common"} <= set(spec.packages)  # kept although stopped
+    assert spec.files == {"/etc/nginx/nginx.conf": "bundle:files/etc/nginx/nginx.conf"}
+    assert "nginx" not in spec.services and "ssh" in spec.services
+
+    code, _ = docker_api.containers.get(customer.name).exec_run(["update-rc.d", "nginx", "disable"])
+    assert code == 0
+    after = _fingerprint_over_ssh(customer, client_key, tmp_path)
+    assert _services(after)["nginx"] == ("stopped", False, "sysvinit")
+    delta = diff_fingerprints(fp, after)["services"]
+    assert delta["changed"] == {"nginx": ["stopped, enabled", "stopped, disabled"]}
