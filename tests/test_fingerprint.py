@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import docker
 import jsonschema
 import pytest
 
@@ -157,3 +158,68 @@ def test_services_without_systemd_by_unit_name_with_stopped_and_disabled(
     assert _services(after)["nginx"] == ("stopped", False, "sysvinit")
     delta = diff_fingerprints(fp, after)["services"]
     assert delta["changed"] == {"nginx": ["stopped, enabled", "stopped, disabled"]}
+
+
+_SYSTEMD_RECIPE = (
+    "FROM {base}\n"
+    "RUN apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "
+    "--no-install-recommends systemd systemd-sysv nginx >/dev/null && rm -rf /var/lib/apt/lists/*\n"
+    "RUN printf '[Service]\\nExecStart=/bin/false\\n[Install]\\nWantedBy=multi-user.target\\n' "
+    "> /etc/systemd/system/rfx-broken.service && systemctl enable rfx-broken.service && "
+    "printf '[Service]\\nType=oneshot\\nRemainAfterExit=yes\\nExecStart=/bin/true\\n"
+    "[Install]\\nWantedBy=multi-user.target\\n' > /etc/systemd/system/rfx-once.service && "
+    "systemctl enable rfx-once.service && systemctl disable nginx.service\n"
+)
+
+
+@pytest.fixture
+def systemd_host(docker_api: Any, base12: Any) -> Any:
+    """A Debian 12 container that boots systemd (unprivileged: tmpfs /run, cgroup fs read-only)."""
+    import hashlib
+    import io
+    import time
+    import uuid
+
+    from remotefix import dockerapi
+    from remotefix.sandbox import ROLE_LABEL
+
+    recipe = _SYSTEMD_RECIPE.format(base=base12.tag)
+    tag = f"remotefix/customer:systemd-{hashlib.sha256(recipe.encode()).hexdigest()[:12]}"
+    try:
+        docker_api.images.get(tag)
+    except docker.errors.ImageNotFound:
+        docker_api.images.build(fileobj=io.BytesIO(recipe.encode()), tag=tag, rm=True,
+                                labels=dockerapi.labels(**{ROLE_LABEL: "customer-image"}))  # fmt: skip
+    container = docker_api.containers.run(
+        tag, ["/lib/systemd/systemd"], name=f"remotefix-test-systemd-{uuid.uuid4().hex[:8]}",
+        detach=True, labels=dockerapi.labels(), tmpfs={"/run": "", "/run/lock": ""},
+        volumes={"/sys/fs/cgroup": {"bind": "/sys/fs/cgroup", "mode": "ro"}},
+    )  # fmt: skip
+    try:
+        for _ in range(100):
+            _, out = container.exec_run(["systemctl", "is-system-running"])
+            if out.strip() in (b"running", b"degraded"):
+                break
+            time.sleep(0.2)
+        yield container
+    finally:
+        container.remove(force=True)
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_services_on_a_systemd_host_come_from_systemctl(systemd_host: Any) -> None:
+    quick = select_collectors(load_collectors(), profile="quick")
+    code, out = systemd_host.exec_run(["sh", "-c", render_script(quick)])
+    items, complete = parse_output(out)
+    assert code == 0 and complete
+    fp = build_fingerprint(items)
+    jsonschema.validate(fp, json.loads(SCHEMA_PATH.read_text()))
+    seen = _services(fp)
+    assert fp["init"].startswith("systemd")
+    assert seen["nginx"] == ("stopped", False, "systemd")  # installed, disabled, not running
+    assert seen["rfx-broken"] == ("failed", True, "systemd")
+    assert seen["rfx-once"] == ("exited", True, "systemd")
+    assert seen["getty@tty1"][1] is True  # an instance: enabled through its template
+    assert seen["apt-daily"][1] is None  # static: nothing to enable
+    assert not [n for n in seen if n.endswith("@") or n in ("sshd", "procps")]  # templates, aliases
