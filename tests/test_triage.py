@@ -127,3 +127,32 @@ def test_triage_names_only_the_planted_case_and_nothing_on_healthy_machines(
     precision, recall = tp / max(1, tp + fp), tp / max(1, tp + fn)
     print(f"\ntriage on {len(PLANTS)} machines: precision {precision:.2f}, recall {recall:.2f}")
     assert (precision, recall) == (1.0, 1.0)
+
+
+def test_without_root_the_log_cases_are_unknown_and_say_what_was_denied(
+    customer_factory: CustomerFactory, docker_api: docker.DockerClient, tmp_path: Path
+) -> None:
+    """The customer runs the standalone script as an unprivileged user (no sudo rights): dpkg's
+    journal is still readable, the logs are not; triage says so instead of "susceptible"."""
+    customer = customer_factory()
+    _plant(docker_api, customer.name, PLANTS["dpkg-interrupted"][1])
+    _plant(docker_api, customer.name, PLANTS["ssh-rsa"][1])
+    code, script = cli_json("collector-script", "--os", "linux")
+    assert code == 0
+    code, output = docker_api.containers.get(customer.name).exec_run(
+        ["sh", "-c", script], user="nobody"
+    )
+    assert code == 0
+    (tmp_path / "out.txt").write_bytes(output)
+    bundle = tmp_path / "nobody.tar.gz"
+    code, _ = cli_json("bundle", "import", str(tmp_path / "out.txt"), "--case", "C-1042",
+                       "--target-name", "web1", "-o", str(bundle))  # fmt: skip
+    assert code == 0
+    code, entries = cli_json("triage", str(bundle))
+    states = {e["case"]: e for e in entries}
+    assert [e["case"] for e in entries if e["state"] == "affected"] == ["KI-0004"]
+    assert entries[0]["case"] == "KI-0004"
+    ssh_rsa = states["KI-0003"]
+    assert ssh_rsa["state"] == "unknown" and ssh_rsa["decision"]["action"] == "escalate"
+    assert any(m.startswith("logs: ") and "auth-tail" in m and "denied" in m
+               for m in ssh_rsa["missing"]), ssh_rsa["missing"]  # fmt: skip

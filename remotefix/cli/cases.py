@@ -264,6 +264,8 @@ def _render_triage(app: App, bundle: Path, entries: list[TriageEntry], show_all:
             continue
         lines = [f"{x.member}:{x.line}: {x.excerpt}" for x in e.evidence[:3]]
         lines += [f"missing: {m}" for m in e.missing]
+        if e.symptom:
+            lines.append(f"the ticket's words match its {e.symptom}")
         if e.decision.action is not Action.NONE:
             lines.append(f"{e.decision.action.value}: {e.decision.detail}")
         state = f"[{_STATE_COLOUR[e.state]}]{e.state.value}[/]"
