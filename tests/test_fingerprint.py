@@ -159,6 +159,12 @@ def test_services_without_systemd_by_unit_name_with_stopped_and_disabled(
     delta = diff_fingerprints(fp, after)["services"]
     assert delta["changed"] == {"nginx": ["stopped, enabled", "stopped, disabled"]}
 
+    remove = "apt-get remove -y -qq nginx nginx-common >/dev/null && test -f /etc/init.d/nginx"
+    code, out = docker_api.containers.get(customer.name).exec_run(["sh", "-c", remove])
+    assert code == 0, out  # removed, not purged: the init script (a conffile) stays behind
+    gone = _fingerprint_over_ssh(customer, client_key, tmp_path)
+    assert "nginx" not in _services(gone)
+
 
 _SYSTEMD_RECIPE = (
     "FROM {base}\n"
