@@ -229,3 +229,18 @@ def test_services_on_a_systemd_host_come_from_systemctl(systemd_host: Any) -> No
     assert seen["getty@tty1"][1] is True  # an instance: enabled through its template
     assert seen["apt-daily"][1] is None  # static: nothing to enable
     assert not [n for n in seen if n.endswith("@") or n in ("sshd", "procps")]  # templates, aliases
+
+
+def test_windows_services_share_the_schema_states_and_enabled() -> None:
+    """The SCM's start types map to ``enabled``; paused / pending are not one of the shared states."""
+    from remotefix.fingerprint_windows import build_windows_fingerprint
+    from tests.fixtures import windows
+
+    seen = {}
+    for shape in ("server2022-admin", "win10-22h2", "server2019-single"):
+        items, _ = parse_output(windows.framed(shape))
+        seen.update(_services(build_windows_fingerprint(items)))
+    assert seen["Spooler"] == ("running", True, "windows")  # Automatic
+    assert seen["wuauserv"] == ("stopped", None, "windows")  # Manual: starts on demand
+    assert seen["ContosoAgent"] == ("unknown", True, "windows")  # Paused
+    assert seen["MSSQLSERVER"] == ("running", True, "windows")  # numeric Status 4, StartType 2
