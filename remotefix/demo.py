@@ -26,7 +26,7 @@ from remotefix import dockerapi
 from remotefix.audit import AuditLog
 from remotefix.cases.model import KnownIssue, load_cases
 from remotefix.cases.repro import ReproResult, reproduce, run_steps, save_evidence
-from remotefix.cases.triage import triage
+from remotefix.cases.triage import State, triage
 from remotefix.collect.diagnose import DiagnoseOptions, diagnose
 from remotefix.consent import Scope
 from remotefix.consent_audit import give
@@ -213,9 +213,10 @@ def _diagnose(ws: Workspace, report: DemoReport, target: Target, narrate: Narrat
 
 def _triage(bundle: Path, narrate: Narrate) -> KnownIssue:
     cases = {c.id: c for c in load_cases()}
-    matches = [m for m in triage(bundle, list(cases.values())) if m.matched]
+    matches = [m for m in triage(bundle, list(cases.values())) if m.state is State.AFFECTED]
     for m in matches:
-        narrate("triage", f"{m.case} ({m.confidence:.0%}) {m.title[:60]}")
+        shown = m.evidence[0].excerpt[:60] if m.evidence else ""
+        narrate("triage", f"{m.case} affected ({shown}) {m.title[:60]}")
     fixable = [cases[m.case] for m in matches if cases[m.case].fix]
     if not fixable:
         raise CaseError("triage found no known issue with a fix playbook on the demo customer")

@@ -16,6 +16,8 @@ from typing import Any
 import distro
 
 from remotefix.collect.script import Item
+from remotefix.services import Service, services_of, systemd_services
+from remotefix.services_sysv import sysv_services
 
 SCHEMA_VERSION = 1
 SCHEMA_PATH = Path(__file__).parent / "collect" / "fingerprint.schema.json"
@@ -53,9 +55,7 @@ def build_fingerprint(items: Iterable[Item]) -> dict[str, Any]:
         "container": got.first_line("cmd:platform/container") or "unknown",
         "package_manager": got.first_line("cmd:platform/package-manager"),
         "packages": dpkg_packages(got.text("cmd:packages/dpkg")),
-        "services": services(
-            got.text("cmd:services/systemd-units"), got.text("cmd:services/processes")
-        ),
+        "services": [s.to_dict() for s in linux_services(got)],
         "versions": versions(got),
         "locale": _locale(got.text("file:/etc/default/locale")),
         "timezone": _timezone(
@@ -96,18 +96,21 @@ def dpkg_packages(text: str) -> dict[str, str]:
     return dict(sorted(found.items()))
 
 
-def services(systemd_units: str, processes: str) -> list[dict[str, str]]:
-    """systemd services with their state, or (no systemd) the running programs."""
-    if systemd_units.strip():
-        rows = [line.split(None, 4) for line in systemd_units.splitlines()]
-        units = {r[0].removesuffix(".service"): r[3] for r in rows if len(r) >= 4}
-        return [{"name": n, "state": s, "source": "systemd"} for n, s in sorted(units.items())]
-    names = set()
-    for line in processes.splitlines():
-        _, _, comm = line.partition("\t")
-        if comm:
-            names.add(comm.strip())
-    return [{"name": n, "state": "running", "source": "process"} for n in sorted(names)]
+def linux_services(got: Items) -> list[Service]:
+    """Services by unit name: systemctl's view when systemd runs, else the packages' traces."""
+    unit_files = got.text("cmd:services/systemd-unit-files")
+    units = got.text("cmd:services/systemd-units")
+    if unit_files.strip() or units.strip():
+        return systemd_services(unit_files, units)
+    processes = got.text("cmd:services/processes").splitlines()
+    comms = [line.partition("\t")[2].strip() for line in processes]
+    installed = set(dpkg_packages(got.text("cmd:packages/dpkg")))
+    return sysv_services(
+        got.text("cmd:services/init-links"),
+        got.text("cmd:services/packaged"),
+        [c for c in comms if c],
+        {name.split(":", 1)[0] for name in installed},
+    )
 
 
 def versions(got: Items) -> dict[str, str]:
@@ -154,7 +157,8 @@ def diff_fingerprints(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
 
 
 def _service_map(fp: dict[str, Any]) -> dict[str, str]:
-    return {s["name"]: s["state"] for s in fp.get("services", [])}
+    """``name`` → ``running, enabled``: a change of state or of enablement is a change."""
+    return {s.name: s.summary for s in services_of(fp)}
 
 
 def _mapping_diff(a: dict[str, str], b: dict[str, str]) -> dict[str, Any]:

@@ -9,12 +9,12 @@ run leaves its fields empty rather than failing the fingerprint.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable
 from typing import Any
 
 from remotefix.collect.script import Item
 from remotefix.fingerprint import SCHEMA_VERSION, Items
+from remotefix.services import Service, ServiceSource, ServiceState
 
 _ARCH = {
     "64-bit": "x86_64",
@@ -24,7 +24,7 @@ _ARCH = {
     "arm64": "aarch64",
     "arm 64-bit processor": "aarch64",
 }
-_SERVICE_STATE = {"running": "running", "stopped": "stopped", "paused": "paused"}
+_SERVICE_STATE = {"running": ServiceState.RUNNING, "stopped": ServiceState.STOPPED}
 
 
 def _json(got: Items, key: str) -> Any:
@@ -101,34 +101,30 @@ def programs(value: Any) -> dict[str, str]:
     return dict(sorted(found.items()))
 
 
-def services(value: Any) -> list[dict[str, str]]:
+def services(value: Any) -> list[dict[str, Any]]:
+    """The SCM's services in the shared schema; paused / pending states are ``unknown``."""
     rows = []
     for row in _rows(value):
         name = str(row.get("Name") or "")
         if not name:
             continue
-        state = _status(row.get("Status"))
-        rows.append(
-            {
-                "name": name,
-                "state": state,
-                "source": "windows",
-                "start_mode": _start_type(row.get("StartType")),
-            }
-        )
-    return sorted(rows, key=lambda r: r["name"].lower())
+        mode = _start_type(row.get("StartType"))
+        service = Service(name, _status(row.get("Status")), _START_ENABLED.get(mode),
+                          ServiceSource.WINDOWS, start_mode=mode)  # fmt: skip
+        rows.append(service.to_dict())
+    return sorted(rows, key=lambda r: str(r["name"]).lower())
 
 
 # PowerShell 5.1 without "$(...)" serialises enums as numbers
 _STATUS_CODES = {1: "stopped", 2: "start_pending", 3: "stop_pending", 4: "running", 7: "paused"}
 _START_CODES = {0: "boot", 1: "system", 2: "automatic", 3: "manual", 4: "disabled"}
+_START_ENABLED = {"boot": True, "system": True, "automatic": True,
+                  "automaticdelayedstart": True, "disabled": False}  # fmt: skip
 
 
-def _status(value: Any) -> str:
-    if isinstance(value, int):
-        return _STATUS_CODES.get(value, str(value))
-    text = str(value or "").strip().lower()
-    return _SERVICE_STATE.get(text, re.sub(r"(?<!^)(?=[A-Z])", "_", str(value or "")).lower())
+def _status(value: Any) -> ServiceState:
+    text = _STATUS_CODES.get(value, "") if isinstance(value, int) else str(value or "").lower()
+    return _SERVICE_STATE.get(text.strip(), ServiceState.UNKNOWN)
 
 
 def _start_type(value: Any) -> str:

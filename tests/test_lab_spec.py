@@ -113,20 +113,39 @@ FINGERPRINT = {
     "os": {"family": "linux", "id": "debian", "version_id": "12", "major": "12", "version": "12.9"},
     "packages": {"nginx": "1.22.1-9", "nginx-common": "1.22.1-9", "openssh-server": "1:9.2p1-2",
                  "curl": "7.88.1-10", "libc6": "2.36-9"},
-    "services": [{"name": "nginx", "state": "running", "source": "systemd"},
-                 {"name": "ssh", "state": "exited", "source": "systemd"}],
+    "services": [{"name": "nginx", "state": "running", "enabled": True, "source": "systemd"},
+                 {"name": "ssh", "state": "stopped", "enabled": True, "source": "systemd"}],
 }  # fmt: skip
 
 
-def test_plan_pins_running_services_and_copies_their_config() -> None:
+def test_plan_keeps_every_installed_service_and_starts_only_the_running_ones() -> None:
     members = ["files/etc/nginx/nginx.conf", "files/etc/ssh/sshd_config", "files/etc/hosts",
                "commands/os/uname-r.out"]  # fmt: skip
     spec = plan_lab(FINGERPRINT, Catalog.load(), bundle=Path("/b.tar.gz"), bundle_members=members,
                     packages=["curl"])  # fmt: skip
     assert spec.base == "debian:12"
-    assert spec.packages == {"nginx": "1.22.1-9", "nginx-common": "1.22.1-9", "curl": "7.88.1-10"}
-    assert spec.files == {"/etc/nginx/nginx.conf": "bundle:files/etc/nginx/nginx.conf"}
-    assert spec.services == ("nginx",)
+    assert spec.packages == {"nginx": "1.22.1-9", "nginx-common": "1.22.1-9", "curl": "7.88.1-10",
+                             "openssh-server": "1:9.2p1-2"}  # fmt: skip
+    assert spec.files == {"/etc/nginx/nginx.conf": "bundle:files/etc/nginx/nginx.conf",
+                          "/etc/ssh/sshd_config": "bundle:files/etc/ssh/sshd_config"}  # fmt: skip
+    assert spec.services == ("nginx",)  # ssh is stopped on the customer: stopped in the lab
+
+
+def test_plan_starts_a_failed_service_so_it_fails_in_the_lab_too() -> None:
+    failed = {
+        **FINGERPRINT,
+        "services": [
+            {"name": "postgresql@15-main", "state": "failed", "enabled": None, "source": "systemd"},
+            {"name": "postgresql", "state": "exited", "enabled": True, "source": "systemd"},
+        ],
+    }
+    failed["packages"] = {**FINGERPRINT["packages"], "postgresql-15": "15.8-0+deb12u1"}
+    members = ["files/etc/postgresql/15/main/pg_hba.conf"]
+    spec = plan_lab(failed, Catalog.load(), bundle=Path("/b.tar.gz"), bundle_members=members)
+    assert spec.packages == {"postgresql-15": "15.8-0+deb12u1"}
+    assert spec.files == {"/etc/postgresql/15/main/pg_hba.conf":
+                          "bundle:files/etc/postgresql/15/main/pg_hba.conf"}  # fmt: skip
+    assert spec.services == ("postgresql",)
 
 
 def test_plan_all_packages_and_unknown_package() -> None:

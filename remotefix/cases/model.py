@@ -15,10 +15,11 @@ Format (unknown keys are errors, so a typo never silently weakens a case)::
       - file: /etc/foo.conf              # file state
         expect: {exists: true, contains: "x"}
     reproduces_on: {debian:11: false, debian:12: true, debian:13: true}
-    match:                                # triage rule
+    match:                                # triage: the environment the problem needs
       os: {distro: debian, version: ">=12"}
       packages: {python3-pip: "*"}        # "*" installed; or ranges ">=20.3, <24"
-      evidence: [{member: "commands/apt/dpkg-audit.out", matches: "half configured"}]
+    signatures:                           # triage: what only an affected machine shows
+      - {name: pip refused, members: ["commands/logs/*.out"], matches: "externally-managed"}
     fixed_in: {python3-pip: null}         # package → first fixed version (null: not fixed)
     workaround: Use a virtual environment.
     fix: playbooks/ki-0004-dpkg-configure.yml
@@ -33,18 +34,19 @@ from pathlib import Path
 from typing import Any
 
 from remotefix._yaml import load_yaml
+from remotefix.cases.signatures import Signature, parse_signatures
 from remotefix.errors import ConfigError
 from remotefix.lab.spec import LabSpec, parse_spec
 from remotefix.resources import data_dir
 
 SEVERITIES = ("low", "medium", "high", "critical")
 _KEYS = {"id", "title", "severity", "summary", "matrix", "lab", "repro", "reproduces_on", "match",
-         "fixed_in", "workaround", "fix", "references"}  # fmt: skip
+         "signatures", "fixed_in", "workaround", "fix", "references"}  # fmt: skip
 _REQUIRED = ("id", "title", "matrix", "repro", "reproduces_on")
 _STEP_KEYS = {"run", "file", "timeout", "expect", "name"}
 _EXPECT_KEYS = {"exit_code", "output_contains", "output_not_contains", "output_matches",
                 "exists", "contains"}  # fmt: skip
-_MATCH_KEYS = {"os", "packages", "evidence"}
+_MATCH_KEYS = {"os", "packages"}
 _ID = re.compile(r"^[A-Z][A-Z0-9]*-[0-9]{3,}$")
 _RANGE = re.compile(r"^\s*(\*|(?:(?:>=|<=|>>|<<|>|<|=|==|!=)\s*[0-9][A-Za-z0-9.+~:-]*\s*,?\s*)+)$")
 
@@ -72,6 +74,7 @@ class KnownIssue:
     severity: str = "medium"
     summary: str = ""
     match: dict[str, Any] = field(default_factory=dict)
+    signatures: tuple[Signature, ...] = ()
     fixed_in: dict[str, str | None] = field(default_factory=dict)
     workaround: str = ""
     fix: str | None = None
@@ -115,7 +118,9 @@ def load_case(path: Path) -> KnownIssue:
         id=case_id, title=str(raw["title"]), path=path.resolve(), matrix=matrix,
         repro=tuple(_step(where, i, s) for i, s in enumerate(_list(where, "repro", raw["repro"]))),
         reproduces_on=reproduces, lab=lab, severity=severity, summary=str(raw.get("summary", "")),
-        match=_match(where, raw.get("match") or {}), fixed_in=_fixed_in(where, raw.get("fixed_in")),
+        match=_match(where, raw.get("match") or {}),
+        signatures=parse_signatures(where, raw.get("signatures")),
+        fixed_in=_fixed_in(where, raw.get("fixed_in")),
         workaround=str(raw.get("workaround", "")), fix=raw.get("fix"),
         references=tuple(_strings(where, "references", raw.get("references") or [])),
     )  # fmt: skip
@@ -205,6 +210,11 @@ def _step(where: str, index: int, raw: Any) -> Step:
 
 
 def _match(where: str, raw: Any) -> dict[str, Any]:
+    if isinstance(raw, dict) and "evidence" in raw:
+        raise ConfigError(
+            f"{where}: match.evidence is now a top-level 'signatures' list",
+            hint="signatures: [{name, members: [globs], matches: regex}]",
+        )
     if not isinstance(raw, dict) or set(raw) - _MATCH_KEYS:
         raise ConfigError(f"{where}: match may hold {', '.join(sorted(_MATCH_KEYS))}")
     os_rule = raw.get("os") or {}
@@ -221,13 +231,6 @@ def _match(where: str, raw: Any) -> dict[str, Any]:
         if not _RANGE.match(str(spec)):
             raise ConfigError(f"{where}: match.packages.{name}: {spec!r} is not a range like "
                               "\"*\" or \">=1.2, <2\"")  # fmt: skip
-    for i, rule in enumerate(_list(where, "match.evidence", raw.get("evidence") or [])):
-        if (
-            not isinstance(rule, dict)
-            or not rule.get("member")
-            or not (set(rule) - {"member"} <= {"contains", "matches"} and len(rule) == 2)
-        ):
-            raise ConfigError(f"{where}: match.evidence[{i}] needs member and contains|matches")
     return dict(raw)
 
 

@@ -17,7 +17,7 @@ from rich.table import Table
 from remotefix.cases.model import load_case, load_cases
 from remotefix.cases.regress import DEFAULT_JOBS, Cell, cells, junit_xml, parse_shard, run_matrix
 from remotefix.cases.repro import ReproResult, reproduce
-from remotefix.cases.triage import triage
+from remotefix.cases.triage import Action, State, TriageEntry, triage
 from remotefix.cli._app import App, pass_app
 from remotefix.errors import ConfigError
 
@@ -286,41 +286,42 @@ def _render_matrix(app: App, selected: list[Cell], results: dict[str, ReproResul
     app.out.print(f"{len(results)} cell(s), {bad} not as declared")
 
 
+_STATE_COLOUR = {State.AFFECTED: "red", State.SUSCEPTIBLE: "yellow", State.UNKNOWN: "magenta",
+                 State.NOT_AFFECTED: "dim"}  # fmt: skip
+
+
 @click.command("triage")
 @click.argument("bundle", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--cases", "sources", multiple=True, help="Case files/folders (default: shipped).")
-@click.option("--all", "show_all", is_flag=True, help="Also list the cases that did not match.")
+@click.option("--symptom", default="", help="The ticket's words (e.g. the error the customer saw).")
+@click.option("--all", "show_all", is_flag=True, help="Also list the cases ruled out.")
 @pass_app
-def triage_cmd(app: App, bundle: Path, sources: tuple[str, ...], show_all: bool) -> None:
-    """Which known issues does this bundle show? Decision per match, or escalate."""
-    results = triage(bundle, load_cases(list(sources) or None))
-    matched = [r for r in results if r.matched]
-    possible = [r for r in results if r.possible]
-    escalate = (
-        None
-        if matched
-        else f"new issue: escalate; start a lab: remotefix lab plan {bundle} -o lab.yaml"
-    )
+def triage_cmd(
+    app: App, bundle: Path, sources: tuple[str, ...], symptom: str, show_all: bool
+) -> None:
+    """Which known issues does this bundle show? affected (with evidence) / susceptible /
+    unknown (what is missing) / not_affected, best first, with a decision for each."""
+    entries = triage(bundle, load_cases(list(sources) or None), symptom=symptom)
+    app.emit([e.to_dict() for e in entries], lambda: _render_triage(app, bundle, entries, show_all))
 
-    def render() -> None:
-        table = Table("case", "match", "confidence", "title", "decision / blind spots")
-        for r in results if show_all else matched + possible:
-            note = r.decision if r.matched or r.possible else ""
-            if r.blind:
-                note += f" [dim](blind: {escape(', '.join(r.blind))})[/]"
-            table.add_row(
-                r.case, "yes" if r.matched else "no", f"{r.confidence:.0%}", escape(r.title), note
-            )
-        if table.row_count:
-            app.out.print(table)
-        if escalate:
-            app.out.print(f"[yellow]{escape(escalate)}[/]")
 
-    app.emit(
-        {
-            "matches": [r.__dict__ for r in matched],
-            "escalate": escalate,
-            "all": [r.__dict__ for r in results],
-        },
-        render,
-    )
+def _render_triage(app: App, bundle: Path, entries: list[TriageEntry], show_all: bool) -> None:
+    table = Table("case", "state", "score", "title", "evidence / decision")
+    for e in entries:
+        if e.state is State.NOT_AFFECTED and not show_all:
+            continue
+        lines = [f"{x.member}:{x.line}: {x.excerpt}" for x in e.evidence[:3]]
+        lines += [f"missing: {m}" for m in e.missing]
+        if e.symptom:
+            lines.append(f"the ticket's words match its {e.symptom}")
+        if e.decision.action is not Action.NONE:
+            lines.append(f"{e.decision.action.value}: {e.decision.detail}")
+        state = f"[{_STATE_COLOUR[e.state]}]{e.state.value}[/]"
+        table.add_row(e.case, state, f"{e.score:.2f}", escape(e.title), escape("\n".join(lines)))
+    if table.row_count:
+        app.out.print(table)
+    if not any(e.state is State.AFFECTED for e in entries):
+        app.out.print(
+            "[yellow]no known issue shows on this machine: escalate; start a lab: "
+            f"remotefix lab plan {escape(str(bundle))} -o lab.yaml[/]"
+        )

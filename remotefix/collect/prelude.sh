@@ -27,8 +27,10 @@ else
 fi
 
 # rfx_go TIMEOUT ROOT COMMAND [ARG]: run COMMAND with sh ($1 = ARG), bounded, as root if ROOT=1
+# (through sudo -n, which never prompts; directly when this already runs as root)
+[ "$(id -u 2>/dev/null)" = 0 ] && RFX_IS_ROOT=1 || RFX_IS_ROOT=
 rfx_go() {
-  if [ "$2" = 1 ]; then
+  if [ "$2" = 1 ] && [ -z "$RFX_IS_ROOT" ]; then
     sudo -n sh -c 'if command -v timeout >/dev/null 2>&1; then exec timeout -k 2 "$0" sh -c "$1" rfx "$2"; else exec sh -c "$1" rfx "$2"; fi' "$1" "$3" "${4-}"
   elif [ -n "$RFX_TO" ]; then
     timeout -k 2 "$1" sh -c "$3" rfx "${4-}"

@@ -1,8 +1,10 @@
 """From a customer's fingerprint (and bundle) to a lab spec.
 
-Pinned by default: the packages behind the customer's running well-known services
-(``labs/services.yaml``) plus those the engineer names; ``all_packages`` pins every one.
-Copied: the config files of those services found in the bundle (redacted values stay redacted).
+Pinned by default: the packages behind the customer's well-known services (``labs/services.yaml``)
+in any state (running, stopped, failed) plus those the engineer names; ``all_packages`` pins every
+one. Copied: the config files of those services found in the bundle (redacted values stay
+redacted). Started in the lab: the ones running on the customer, and the failed ones (so they fail
+in the lab too); a stopped service stays stopped.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from remotefix.errors import ConfigError, LabError
 from remotefix.lab.catalog import Catalog
 from remotefix.lab.spec import LabSpec
 from remotefix.resources import data_dir
+from remotefix.services import Service, ServiceSource, ServiceState, services_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,19 +54,40 @@ def is_windows(fingerprint: dict[str, Any]) -> bool:
     return os_.get("family") == "windows" or str(os_.get("id", "")).startswith("windows")
 
 
-def running_services(fingerprint: dict[str, Any], known: list[KnownService]) -> list[KnownService]:
-    """Known services that run on the customer's machine (systemd unit or process)."""
-    running = {
-        s["name"]
-        for s in fingerprint.get("services", [])
-        if s.get("state") in ("running", "active") or s.get("source") == "process"
-    }
+@dataclass(frozen=True, slots=True)
+class CustomerService:
+    """A well-known service found on the customer's machine, in its customer state."""
+
+    known: KnownService
+    state: ServiceState
+
+    @property
+    def starts_in_lab(self) -> bool:
+        """Running ones run in the lab; failed ones are started too, so they fail there too."""
+        return self.state in (ServiceState.RUNNING, ServiceState.FAILED)
+
+
+def customer_services(
+    fingerprint: dict[str, Any], known: list[KnownService]
+) -> list[CustomerService]:
+    """Known services installed on the customer's machine, whatever their state: a stopped or
+    failed service keeps its packages and configuration in the lab."""
     found = []
     for service in known:
-        names = service.units + service.processes
-        if any(fnmatch.fnmatch(r, pattern) for r in running for pattern in names):
-            found.append(service)
+        states = [s.state for s in services_of(fingerprint) if _is(s, service)]
+        if states:
+            found.append(CustomerService(service, min(states, key=_STATE_ORDER.index)))
     return found
+
+
+_STATE_ORDER = [ServiceState.RUNNING, ServiceState.FAILED, ServiceState.EXITED,
+                ServiceState.UNKNOWN, ServiceState.STOPPED]  # fmt: skip
+
+
+def _is(found: Service, known: KnownService) -> bool:
+    """By unit name; a bare process (bundles from before unit names) by program name."""
+    names = known.units + (known.processes if found.source is ServiceSource.PROCESS else ())
+    return any(fnmatch.fnmatch(found.name, pattern) for pattern in names)
 
 
 def plan_lab(
@@ -86,7 +110,8 @@ def plan_lab(
     key = f"{os_.get('id')}:{os_.get('major') or os_.get('version_id')}"
     base = catalog.resolve(key)
     customer = fingerprint.get("packages") or {}
-    services = running_services(fingerprint, known if known is not None else load_services())
+    present = customer_services(fingerprint, known if known is not None else load_services())
+    services = [p.known for p in present]
     wanted = set(packages or [])
     for service in services:
         wanted |= {p for p in customer for g in service.packages if fnmatch.fnmatch(p, g)}
@@ -108,6 +133,6 @@ def plan_lab(
         base=base.key,
         packages=pinned,
         files=files,
-        services=tuple(s.init for s in services),
+        services=tuple(p.known.init for p in present if p.starts_in_lab),
         bundle=bundle,
     )

@@ -209,7 +209,7 @@ def outcome_sentence(d: Dossier) -> str:
     reproduced = [r for r in d.repros if r.verdict == "REPRODUCED"]
     applied = [f for f in d.fixes if not f.on_lab and f.applied]
     verified = [r for r in d.repros if r.on_customer]
-    known = [t for t in d.triage if t.state in ("affected", "matched")]
+    known = [t for t in d.triage if t.state == "affected"]
     if applied and verified and all(r.verdict == "NOT_REPRODUCED" for r in verified):
         cases = ", ".join(sorted({r.case for r in reproduced})) or "the problem"
         return (

@@ -22,7 +22,7 @@ def known_issue(d: Dossier) -> KnownIssue | None:
     """The known issue the case is about: reproduced first, else the best triage match."""
     cases = {c.id: c for c in load_cases(None)}
     for ref in [r.case for r in d.repros if r.verdict == "REPRODUCED"] + [
-        t.case for t in d.triage if t.state in ("affected", "matched")
+        t.case for t in d.triage if t.state == "affected"
     ]:
         if ref in cases:
             return cases[ref]
@@ -71,12 +71,17 @@ def case_skeleton(d: Dossier) -> str:
     }
     if os_info.get("major"):
         data["match"]["os"]["version"] = f"={os_info['major']}"
-    if seen:
-        data["match"]["evidence"] = [
-            {"member": e.member, "matches": re.escape(e.excerpt.strip().splitlines()[0][:120])}
-            for e in seen
-            if e.excerpt.strip()
-        ]
+    signatures = [
+        {
+            "name": f"seen in case {d.case}: {e.member}",
+            "members": [e.member],
+            "matches": re.escape(e.excerpt.strip().splitlines()[0][:120]),
+        }
+        for e in seen
+        if e.excerpt.strip()
+    ]
+    if signatures:
+        data["signatures"] = signatures
     header = (
         f"# Drafted by `remotefix kb draft {d.case} --case-file`: rename the id ({SKELETON_ID}),\n"
         "# write the repro step that shows the problem, then `remotefix case lint` this file.\n"
