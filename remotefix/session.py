@@ -150,12 +150,15 @@ class Session:
             **self._base_fields("shell.start", command, grant, Scope.SHELL), extra=extra
         )
         cols, rows = terminal_size()
-        channel = opener(cols, rows)
-        with _transcript(transcript) as log:
-            status = pump(channel, stdin=stdin, stdout=stdout, transcript=log)
-        fields = self._base_fields("shell.end", command, grant, Scope.SHELL)
-        fields.update(exit_code=status, duration_s=round(time.monotonic() - started, 3))
-        self._audit.append(**fields)
+        status: int | None = None
+        try:  # shell.end is recorded however the session ends
+            channel = opener(cols, rows)
+            with _transcript(transcript) as log:
+                status = pump(channel, stdin=stdin, stdout=stdout, transcript=log)
+        finally:
+            fields = self._base_fields("shell.end", command, grant, Scope.SHELL)
+            fields.update(exit_code=status, duration_s=round(time.monotonic() - started, 3))
+            self._audit.append(**fields)
         return status
 
     def close(self) -> None:

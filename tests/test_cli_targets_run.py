@@ -67,7 +67,7 @@ def test_run_on_many_hosts_keeps_going_past_an_unreachable_one(
         f"dead ansible_host=127.0.0.1 ansible_port=1 ansible_user=root\n"
         "me ansible_connection=local\n"
     )
-    ConsentStore(ws).grant("C-9", ["good", "dead"], Scope.DIAGNOSE, timedelta(minutes=5), "J", "t")
+    ConsentStore(ws).grant("C-9", ["good", "dead"], Scope.FIX, timedelta(minutes=5), "J", "t")
     code, out = invoke("--json", "run", "-i", str(inventory), "--case", "C-9", "--", "echo", "hi")
     results = {r["target"]: r for r in json.loads(out)}
     assert results["good"]["ok"] and results["good"]["stdout"] == "hi\n"

@@ -132,7 +132,7 @@ def test_ssh_config_alias(sshd: Sshd, tmp_path: Path) -> None:
 
 def test_unreachable_host_from_the_cli_is_one_line_exit_11() -> None:
     ConsentStore(Workspace.default().ensure()).grant(
-        "C-1", ["*"], Scope.DIAGNOSE, timedelta(minutes=5), "Jane", "ticket"
+        "C-1", ["*"], Scope.FIX, timedelta(minutes=5), "Jane", "ticket"
     )
     result = CliRunner().invoke(
         cli, ["run", "ssh://root@127.0.0.1:1", "--case", "C-1", "--", "true"]
@@ -174,7 +174,7 @@ def test_password_auth_and_the_password_never_leaks(
     # through the CLI: the password travels in the environment, never in argv or the audit log
     ws = Workspace.default().ensure()
     (ws.known_hosts).write_text(server.known_hosts_line + "\n")
-    ConsentStore(ws).grant("C-2", ["*"], Scope.DIAGNOSE, timedelta(minutes=5), "Jane", "t")
+    ConsentStore(ws).grant("C-2", ["*"], Scope.FIX, timedelta(minutes=5), "Jane", "t")
     proc = subprocess.Popen(
         [sys.executable, "-m", "remotefix", "run", target.address, "--case", "C-2",
          "--", "sleep", "1"],

@@ -4,12 +4,18 @@ The command is started through a tiny wrapper that first prints its PID on stder
 (``RFXPID:<pid>``, stripped again by ``MarkerFilter``). On timeout, ``kill_tree_command(pid)``
 run over a second channel stops that process and all its descendants, found through ``/proc``
 (so no procps is needed on the target). Used by the docker and ssh transports.
+
+A Ctrl-C (``remotefix.interrupt``) stops a running command the same way: ``should_stop`` is
+what their wait loops ask, ``stop_reason`` turns an interrupted command into ``Interrupted``.
 """
 
 from __future__ import annotations
 
 import shlex
+import time
 
+from remotefix import interrupt
+from remotefix.errors import Interrupted
 from remotefix.transports.base import CappedBuffer
 
 _WRAPPER = 'printf "RFXPID:%s\\n" "$$" >&2; exec /bin/sh -c "$1"'
@@ -34,6 +40,17 @@ def wrapped_shell(command: str) -> str:
 def kill_tree_command(pid: int) -> str:
     """Shell command that stops ``pid`` and every descendant of it."""
     return _KILL_TREE.replace("@PID@", str(int(pid)))
+
+
+def should_stop(deadline: float) -> bool:
+    """True when a running command must be stopped: its deadline passed or Ctrl-C was pressed."""
+    return interrupt.requested() or time.monotonic() >= deadline
+
+
+def raise_if_interrupted(command: str) -> None:
+    """After a stopped command was killed: ``Interrupted`` when Ctrl-C stopped it."""
+    if interrupt.requested():
+        raise Interrupted(f"stopped by Ctrl-C and killed on the target: {command}")
 
 
 class MarkerFilter:
