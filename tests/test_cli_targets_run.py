@@ -3,17 +3,30 @@
 from __future__ import annotations
 
 import json
+import random
+import signal
+import subprocess
+import sys
+import time
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
+from remotefix.audit import AuditLog
 from remotefix.cli import cli
+from remotefix.cli.run import write_outcome
 from remotefix.consent import ConsentStore, Scope
+from remotefix.filenames import safe_name
+from remotefix.fleet import Outcome
+from remotefix.result import CommandResult
 from remotefix.sandbox import Customer
+from remotefix.targets import Target
 from remotefix.workspace import Workspace
+from tests.fixtures.cli import cli_json, grant
 from tests.fixtures.docker import KeyPair
+from tests.fixtures.sshd import Sshd
 
 DATA = Path(__file__).parent / "data" / "inventories"
 
@@ -78,3 +91,123 @@ def test_run_on_many_hosts_keeps_going_past_an_unreachable_one(
         "run", "-i", str(inventory), "--limit", "all:!dead", "--case", "C-9", "--", "true"
     )
     assert limited == 0, out
+
+
+def _known(sshd: Sshd) -> Workspace:
+    ws = Workspace.default().ensure()
+    ws.known_hosts.write_text(sshd.known_hosts_line + "\n")
+    return ws
+
+
+def _address(sshd: Sshd) -> str:
+    return f"{sshd.address}?identity_file={sshd.client_key.private}"
+
+
+def _inventory(tmp_path: Path, sshd: Sshd, names: list[str]) -> Path:
+    inventory = tmp_path / "hosts.ini"
+    inventory.write_text(
+        "".join(
+            f"{n} ansible_host={sshd.host} ansible_port={sshd.port} ansible_user={sshd.user} "
+            f"ansible_ssh_private_key_file={sshd.client_key.private}\n"
+            for n in names
+        )
+    )
+    return inventory
+
+
+def test_run_needs_a_fix_grant_whatever_the_command(sshd: Sshd, tmp_path: Path) -> None:
+    """A diagnose grant covers remotefix's own collectors, never an arbitrary command."""
+    ws = _known(sshd)
+    grant([sshd.host], "C-SC", Scope.DIAGNOSE)
+    victim = tmp_path / "touched"
+    for extra in ([], ["--scope", "diagnose"]):
+        code, out = invoke(
+            "run", _address(sshd), "--case", "C-SC", *extra, "--", "touch", str(victim)
+        )
+        assert code == 5 and "fix" in out, out
+        assert not victim.exists()
+    assert [r["action"] for r in AuditLog(ws).records("C-SC")] == ["refused"]
+    grant([sshd.host], "C-SC", Scope.FIX)
+    code, out = invoke("run", _address(sshd), "--case", "C-SC", "--", "touch", str(victim))
+    assert code == 0 and victim.exists(), out
+
+
+def test_run_passes_several_words_as_words_and_one_word_as_a_shell_line(sshd: Sshd) -> None:
+    _known(sshd)
+    grant([sshd.host], "C-AV", Scope.FIX)
+    code, rows = cli_json("run", _address(sshd), "--case", "C-AV", "--",
+                          "printf", "%s|", "a  b", "$HOME", "", "it's")  # fmt: skip
+    assert code == 0 and rows[0]["stdout"] == "a  b|$HOME||it's|", rows
+    code, rows = cli_json("run", _address(sshd), "--case", "C-AV", "--", "echo $((6*7)) | tr 4 X")
+    assert code == 0 and rows[0]["stdout"] == "X2\n", rows
+
+
+def _sleepers(seconds: str) -> list[int]:
+    """Local pids running exactly ``sleep SECONDS`` (the sshd under test runs on this machine)."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if cmdline.read_bytes().split(b"\0")[:2] == [b"sleep", seconds.encode()]:
+                found.append(int(cmdline.parent.name))
+        except OSError:
+            continue
+    return found
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_the_fleet_kills_the_remote_command_and_contacts_no_queued_host(
+    sshd: Sshd, tmp_path: Path
+) -> None:
+    ws = _known(sshd)
+    grant([sshd.host], "C-INT", Scope.FIX)
+    seconds = str(random.randint(100_000, 999_999))
+    inventory = _inventory(tmp_path, sshd, ["h1", "h2", "h3"])
+    argv = [sys.executable, "-m", "remotefix", "run", "-i", str(inventory), "--forks", "1",
+            "--timeout", "600", "--case", "C-INT", "--", "sleep", seconds]  # fmt: skip
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 30
+        while not _sleepers(seconds) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert _sleepers(seconds), "the remote command never started"
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err
+    assert b"Traceback" not in err and b"INTERRUPTED" in out
+    assert _sleepers(seconds) == []
+    records = list(AuditLog(ws).records("C-INT"))
+    assert [(r["target"], r["extra"]["error"]) for r in records] == [("h1", "Interrupted")]
+
+
+def test_run_output_folder_gives_every_target_its_own_files(tmp_path: Path) -> None:
+    """``web 1`` and ``web_1`` (and look-alikes) never share a file."""
+    names = ["web 1", "web_1", "web/1", "web\\1", "..", ".web_1", "", "wéb_1"]
+    for name in names:
+        result = CommandResult(f"echo {name}", 0, name.encode())
+        write_outcome(tmp_path, Outcome(Target(name=name, connection="local"), value=result))
+    assert len({safe_name(n) for n in names}) == len(names)
+    written = {p.name for p in tmp_path.iterdir()}
+    assert len(written) == 3 * len(names) and not any(n.startswith(".") for n in written)
+    contents = {p.read_bytes() for p in tmp_path.glob("*.stdout")}
+    assert contents == {n.encode() for n in names}
+
+
+def test_run_output_folder_from_the_cli(tmp_path: Path) -> None:
+    code, _ = invoke("run", "local://", "--case", "C-O", "-o", str(tmp_path / "out"), "--",
+                     "printf '\\001bin\\377'; echo oops >&2; exit 3")  # fmt: skip
+    assert code == 1
+    out = tmp_path / "out"
+    assert (out / "local.stdout").read_bytes() == b"\x01bin\xff"
+    assert (out / "local.stderr").read_bytes() == b"oops\n"
+    result = json.loads((out / "local.json").read_text())
+    assert result["exit_code"] == 3 and "stdout" not in result
+
+
+def test_remote_output_cannot_drive_the_terminal_or_inject_markup() -> None:
+    hostile = "printf '\\033]0;owned\\007\\033[2J[bold red]fake[/] \\342\\200\\256txt\\r\\n'"
+    code, out = invoke("run", "local://", "--case", "C-E", "--", hostile)
+    assert code == 0
+    assert "\x1b" not in out and "\x07" not in out and "\u202e" not in out
+    assert "\\x1b]0;owned\\x07\\x1b[2J[bold red]fake[/] \\u202etxt" in out
