@@ -211,3 +211,13 @@ def test_remote_output_cannot_drive_the_terminal_or_inject_markup() -> None:
     assert code == 0
     assert "\x1b" not in out and "\x07" not in out and "\u202e" not in out
     assert "\\x1b]0;owned\\x07\\x1b[2J[bold red]fake[/] \\u202etxt" in out
+
+
+def test_a_timed_out_command_is_killed_with_its_whole_tree_and_exits_21(sshd: Sshd) -> None:
+    _known(sshd)
+    grant([sshd.host], "C-TO", Scope.FIX)
+    child, grandchild = (str(random.randint(100_000, 999_999)) for _ in range(2))
+    tree = f"sleep {child} & sh -c 'sleep {grandchild}; true' & wait"
+    code, rows = cli_json("run", _address(sshd), "--case", "C-TO", "--timeout", "1", "--", tree)
+    assert code == 21 and rows[0]["timed_out"] and rows[0]["exit_code"] is None, rows
+    assert _sleepers(child) == [] and _sleepers(grandchild) == []
