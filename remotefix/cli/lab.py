@@ -195,15 +195,18 @@ def exec_cmd(ctx: click.Context, app: App, name: str, timeout: float) -> None:
         Session(found.target, case=found.case, workspace=app.workspace) as session,
     ):
         result = session.run(command, scope=Scope.FIX, timeout=timeout, action="lab-exec")
+    timeout_error = CommandTimeout(result, timeout=timeout) if result.timed_out else None
     data = {
         "exit_code": result.exit_code,
         "stdout": result.stdout_text,
         "stderr": result.stderr_text,
         "timed_out": result.timed_out,
+        "error": str(timeout_error) if timeout_error else None,
     }
     app.emit(data, lambda: _echo_output(result.stdout, result.stderr))
-    if result.timed_out:
-        raise CommandTimeout(result, timeout=timeout)
+    if timeout_error is not None:  # one line on stderr; the JSON above already holds it
+        click.echo(f"remotefix: error: {visible(timeout_error)}", err=True)
+        raise click.exceptions.Exit(timeout_error.exit_code)
     if result.exit_code:
         raise click.exceptions.Exit(result.exit_code if result.exit_code > 0 else 1)
 
