@@ -19,7 +19,13 @@ from remotefix import interrupt
 from remotefix.cli._app import App, pass_app, shown
 from remotefix.commandline import check_words, command_line
 from remotefix.consent import Scope
-from remotefix.errors import CommandTimeout, ConsentError, Interrupted, RemotefixError
+from remotefix.errors import (
+    CommandTimeout,
+    ConnectError,
+    ConsentError,
+    Interrupted,
+    RemotefixError,
+)
 from remotefix.filenames import safe_name
 from remotefix.fleet import DEFAULT_FORKS, Outcome, fan_out
 from remotefix.inventory import resolve_targets
@@ -174,8 +180,7 @@ def _error_dict(error: RemotefixError) -> dict[str, Any]:
 def _print_outcome(app: App, outcome: Outcome[CommandResult]) -> None:
     name = shown(outcome.target.name)
     if outcome.error is not None:
-        label = "INTERRUPTED" if outcome.interrupted else "UNREACHABLE"
-        app.out.print(f"[bold red]{name}[/] {label}: {shown(outcome.error)}")
+        app.out.print(f"[bold red]{name}[/] {error_label(outcome.error)}: {shown(outcome.error)}")
         return
     result = outcome.value
     assert result is not None
@@ -186,6 +191,17 @@ def _print_outcome(app: App, outcome: Outcome[CommandResult]) -> None:
     for stream, text in (("", result.stdout_text), ("stderr: ", result.stderr_text)):
         for line in text.splitlines():
             app.out.print(f"  {stream}{shown(line)}")
+
+
+def error_label(error: RemotefixError) -> str:
+    """What happened to a host that gave no result, in one word."""
+    for kind, label in _LABELS:
+        if isinstance(error, kind):
+            return label
+    return "FAILED"
+
+
+_LABELS = ((Interrupted, "INTERRUPTED"), (ConsentError, "REFUSED"), (ConnectError, "UNREACHABLE"))
 
 
 def _summary(app: App, outcomes: list[Outcome[CommandResult]], failed: list[Any]) -> None:

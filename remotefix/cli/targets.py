@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 from rich.table import Table
 
-from remotefix.cli._app import App, pass_app
+from remotefix.cli._app import App, pass_app, shown
 from remotefix.inventory import resolve_targets
 
 
@@ -27,7 +27,8 @@ def ls(app: App, addresses: tuple[str, ...], inventory: str | None, limit: str |
         table = Table("name", "connection", "host", "port", "user", "groups")
         for t in found:
             port = "" if t.port is None else str(t.port)
-            table.add_row(t.name, t.connection, t.host, port, t.user or "", ",".join(t.groups))
+            cells = (t.name, t.connection, t.host, port, t.user or "", ",".join(t.groups))
+            table.add_row(*map(shown, cells))
         app.out.print(table)
 
     app.emit([t.to_dict() for t in found], render)
