@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import signal
@@ -221,3 +222,58 @@ def test_a_timed_out_command_is_killed_with_its_whole_tree_and_exits_21(sshd: Ss
     code, rows = cli_json("run", _address(sshd), "--case", "C-TO", "--timeout", "1", "--", tree)
     assert code == 21 and rows[0]["timed_out"] and rows[0]["exit_code"] is None, rows
     assert _sleepers(child) == [] and _sleepers(grandchild) == []
+
+
+def _descendants(root: int) -> list[str]:
+    """Command lines of every live descendant of ``root`` (from /proc/N/stat)."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+    family, grown = {root}, True
+    while grown:
+        kids = {pid for pid, parent in parents.items() if parent in family} - family
+        family, grown = family | kids, bool(kids)
+    lines = []
+    for pid in family - {root}:
+        with contextlib.suppress(OSError):
+            lines.append(Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode())
+    return [line for line in lines if line]
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_diagnose_keeps_queued_hosts_untouched_and_leaves_nothing_running(
+    sshd: Sshd, tmp_path: Path
+) -> None:
+    ws = _known(sshd)
+    grant([sshd.host], "C-DI", Scope.DIAGNOSE)
+    inventory = _inventory(tmp_path, sshd, ["d1", "d2", "d3"])
+    bundles = tmp_path / "bundles"
+    argv = [sys.executable, "-m", "remotefix", "diagnose", "-i", str(inventory), "--forks", "1",
+            "--case", "C-DI", "-o", str(bundles)]  # fmt: skip
+    master = next(
+        int(p.parent.name)
+        for p in Path("/proc").glob("[0-9]*/cmdline")
+        if str(sshd.log.parent / "sshd_config").encode() in p.read_bytes()
+    )
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 30
+        while "Accepted publickey" not in sshd.log.read_text() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(1.0)  # the collection runs (it takes several seconds on this host)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err
+    assert b"Traceback" not in err and b"INTERRUPTED" in out
+    assert sshd.log.read_text().count("Accepted publickey") == 1  # d2, d3 never contacted
+    records = list(AuditLog(ws).records("C-DI"))
+    assert [(r["target"], r["action"]) for r in records] == [("d1", "diagnose")]
+    assert records[0]["extra"]["error"] == "Interrupted"
+    assert not bundles.exists() or list(bundles.iterdir()) == []
+    time.sleep(0.5)  # the session's sshd process ends once its channel closes
+    assert [c for c in _descendants(master) if not c.startswith("sshd")] == []
