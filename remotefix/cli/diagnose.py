@@ -13,7 +13,7 @@ from rich.table import Table
 
 from remotefix import interrupt
 from remotefix.cli._app import App, pass_app, shown
-from remotefix.cli.run import fleet_exit_code, sigint_notice
+from remotefix.cli._fleet import error_label, fleet_exit_code, sigint_notice
 from remotefix.collect.diagnose import DiagnoseOptions, diagnose
 from remotefix.collect.runner import DiagnoseReport
 from remotefix.filenames import safe_name
@@ -98,9 +98,7 @@ def _run_with_progress(
 
 
 def _state(outcome: Outcome[DiagnoseReport]) -> str:
-    if outcome.ok:
-        return "done"
-    return "INTERRUPTED" if outcome.interrupted else "FAILED"
+    return "done" if outcome.error is None else error_label(outcome.error)
 
 
 def _table(states: dict[str, str]) -> Table:
@@ -136,7 +134,7 @@ def _summary(app: App, outcomes: list[Outcome[DiagnoseReport]]) -> None:
     table = Table("target", "result", "os", "packages", "redactions", "bundle")
     for o in outcomes:
         if o.error is not None:
-            label = "[red]INTERRUPTED[/]" if o.interrupted else "[red]FAILED[/]"
+            label = f"[red]{error_label(o.error)}[/]"
             table.add_row(shown(o.target.name), label, shown(o.error), "", "", "")
             continue
         d = _as_dict(o)

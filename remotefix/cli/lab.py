@@ -13,8 +13,8 @@ from rich.table import Table
 
 from remotefix import interrupt
 from remotefix.cli._app import App, pass_app, visible
+from remotefix.cli._fleet import DashDashCommand, remote_words, sigint_notice
 from remotefix.cli.fingerprint import load_fingerprint
-from remotefix.cli.run import DashDashCommand, remote_words, sigint_notice
 from remotefix.cli.shell import exit_with
 from remotefix.collect.bundle import open_bundle
 from remotefix.commandline import command_line

@@ -17,13 +17,17 @@ import click
 
 from remotefix import interrupt
 from remotefix.cli._app import App, pass_app, shown
+from remotefix.cli._fleet import (
+    DashDashCommand,
+    error_label,
+    fleet_exit_code,
+    remote_words,
+    sigint_notice,
+)
 from remotefix.commandline import check_words, command_line
 from remotefix.consent import Scope
 from remotefix.errors import (
-    CommandTimeout,
-    ConnectError,
     ConsentError,
-    Interrupted,
     RemotefixError,
 )
 from remotefix.filenames import safe_name
@@ -33,29 +37,8 @@ from remotefix.result import CommandResult
 from remotefix.session import Session
 from remotefix.targets import Target
 
-_COMMAND_KEY = "remotefix.command"
 RUN_SCOPE = Scope.FIX
 """The scope ``run`` needs, whatever the command (see the module docstring)."""
-
-
-class DashDashCommand(click.Command):
-    """A command whose words after the first ``--`` are kept aside as the remote command."""
-
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        if "--" in args:
-            cut = args.index("--")
-            ctx.meta[_COMMAND_KEY] = args[cut + 1 :]
-            args = args[:cut]
-        return super().parse_args(ctx, args)
-
-
-def remote_words(ctx: click.Context) -> list[str]:
-    """The words after ``--`` (``remotefix.commandline`` says how they become a command)."""
-    return list(ctx.meta.get(_COMMAND_KEY) or [])
-
-
-def sigint_notice(app: App) -> None:
-    app.err.print("[yellow]Ctrl-C: stopping (no new host starts; running commands are killed)[/]")
 
 
 def _refuse_other_scopes(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
@@ -117,23 +100,8 @@ def run(ctx: click.Context, app: App, addresses: tuple[str, ...], **opts: Any) -
         raise click.exceptions.Exit(fleet_exit_code(failed))
 
 
-def fleet_exit_code(failed: list[Outcome[Any]]) -> int:
-    """130 when Ctrl-C stopped anything, else the worst host's code."""
-    if any(o.interrupted for o in failed):
-        return Interrupted.exit_code
-    return max(_exit_code(o) for o in failed)
-
-
 def _succeeded(outcome: Outcome[CommandResult]) -> bool:
     return outcome.value is not None and outcome.value.ok
-
-
-def _exit_code(outcome: Outcome[Any]) -> int:
-    """Our error's code for hosts that could not run it; 21 timed out; 1 for a failed command."""
-    if outcome.error is not None:
-        return outcome.error.exit_code
-    timed_out = outcome.value is not None and outcome.value.timed_out
-    return CommandTimeout.exit_code if timed_out else 1
 
 
 def write_outcome(folder: Path, outcome: Outcome[CommandResult]) -> None:
@@ -191,17 +159,6 @@ def _print_outcome(app: App, outcome: Outcome[CommandResult]) -> None:
     for stream, text in (("", result.stdout_text), ("stderr: ", result.stderr_text)):
         for line in text.splitlines():
             app.out.print(f"  {stream}{shown(line)}")
-
-
-def error_label(error: RemotefixError) -> str:
-    """What happened to a host that gave no result, in one word."""
-    for kind, label in _LABELS:
-        if isinstance(error, kind):
-            return label
-    return "FAILED"
-
-
-_LABELS = ((Interrupted, "INTERRUPTED"), (ConsentError, "REFUSED"), (ConnectError, "UNREACHABLE"))
 
 
 def _summary(app: App, outcomes: list[Outcome[CommandResult]], failed: list[Any]) -> None:
