@@ -17,6 +17,7 @@ from click.testing import CliRunner
 
 from remotefix.audit import AuditLog
 from remotefix.cli import cli
+from remotefix.cli.diagnose import _destination
 from remotefix.cli.run import write_outcome
 from remotefix.consent import ConsentStore, Scope
 from remotefix.filenames import safe_name
@@ -193,6 +194,8 @@ def test_run_output_folder_gives_every_target_its_own_files(tmp_path: Path) -> N
     assert len(written) == 3 * len(names) and not any(n.startswith(".") for n in written)
     contents = {p.read_bytes() for p in tmp_path.glob("*.stdout")}
     assert contents == {n.encode() for n in names}
+    bundles = {_destination(tmp_path, Target(name=n, connection="local"), many=True) for n in names}
+    assert len(bundles) == len(names)  # diagnose -o DIR names bundles the same way
 
 
 def test_run_output_folder_from_the_cli(tmp_path: Path) -> None:
