@@ -5,11 +5,13 @@ active, the first Ctrl-C does not raise ``KeyboardInterrupt`` in whatever line t
 happens to run; it calls ``request()``. From then on:
 
 - the fleet starts no new host (``check()`` raises ``Interrupted`` before anything is contacted);
-- the SSH and Docker transports stop waiting for a running command, kill it on the target with
-  all its children (as on a timeout) and raise ``Interrupted``;
+- the SSH, Docker and local transports stop waiting for a running command, kill it on the
+  target with all its children (as on a timeout) and raise ``Interrupted`` (WinRM does not yet:
+  its command runs to its timeout);
 - the CLI reports what finished and exits 130.
 
-A second Ctrl-C restores Python's default behaviour (``KeyboardInterrupt`` at once).
+A host already connecting finishes its connect (bounded by the connect timeout) but sends
+nothing. A second Ctrl-C restores Python's default behaviour (``KeyboardInterrupt`` at once).
 API users may call ``request()`` themselves to stop work started from other threads.
 """
 
