@@ -207,6 +207,9 @@ def test_run_output_folder_from_the_cli(tmp_path: Path) -> None:
     assert (out / "local.stderr").read_bytes() == b"oops\n"
     result = json.loads((out / "local.json").read_text())
     assert result["exit_code"] == 3 and "stdout" not in result
+    code, message = invoke("run", "local://", "--case", "C-O", "-o", "/proc/no-such", "--", "true")
+    assert code == 8 and "cannot write results into /proc/no-such" in message
+    assert len(message.strip().splitlines()) == 1
 
 
 def test_remote_output_cannot_drive_the_terminal_or_inject_markup() -> None:

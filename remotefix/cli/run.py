@@ -8,8 +8,10 @@ are remotefix's own declared collectors.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,10 +28,7 @@ from remotefix.cli._fleet import (
 )
 from remotefix.commandline import check_words, command_line
 from remotefix.consent import Scope
-from remotefix.errors import (
-    ConsentError,
-    RemotefixError,
-)
+from remotefix.errors import ConsentError, RemotefixError, WorkspaceError
 from remotefix.filenames import safe_name
 from remotefix.fleet import DEFAULT_FORKS, Outcome, fan_out
 from remotefix.inventory import resolve_targets
@@ -77,7 +76,8 @@ def run(ctx: click.Context, app: App, addresses: tuple[str, ...], **opts: Any) -
     targets = resolve_targets(list(addresses), opts["inventory"], opts["limit"])
     output: Path | None = opts["output"]
     if output is not None:
-        output.mkdir(parents=True, exist_ok=True)
+        with _writing(output):
+            output.mkdir(parents=True, exist_ok=True)
 
     def work(target: Target) -> CommandResult:
         with Session(target, case=opts["case"], workspace=app.workspace) as session:
@@ -111,10 +111,23 @@ def write_outcome(folder: Path, outcome: Outcome[CommandResult]) -> None:
     """
     stem = safe_name(outcome.target.name)
     data = {k: v for k, v in _as_dict(outcome).items() if k not in ("stdout", "stderr")}
-    if outcome.value is not None:
-        _write_atomically(folder / f"{stem}.stdout", outcome.value.stdout)
-        _write_atomically(folder / f"{stem}.stderr", outcome.value.stderr)
-    _write_atomically(folder / f"{stem}.json", json.dumps(data, indent=2).encode() + b"\n")
+    with _writing(folder):
+        if outcome.value is not None:
+            _write_atomically(folder / f"{stem}.stdout", outcome.value.stdout)
+            _write_atomically(folder / f"{stem}.stderr", outcome.value.stderr)
+        _write_atomically(folder / f"{stem}.json", json.dumps(data, indent=2).encode() + b"\n")
+
+
+@contextlib.contextmanager
+def _writing(folder: Path) -> Iterator[None]:
+    """A results folder that cannot be written is one clear error (not a traceback)."""
+    try:
+        yield
+    except OSError as exc:
+        raise WorkspaceError(
+            f"cannot write results into {folder}: {exc.strerror or exc}",
+            hint="choose a writable folder with -o",
+        ) from exc
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
