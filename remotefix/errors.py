@@ -17,12 +17,14 @@ what to do next.
     │   ├── HostKeyError (13)      unknown or *changed* host key (strict checking)
     │   └── ClosedError (14)       the transport was used after close()
     ├── CommandFailed (20)         a command the caller required to succeed did not
+    │   └── CommandTimeout (21)    ... because it outlived its timeout (and was killed)
     ├── LabError (30)              lab build / run problems
     │   └── ImageBuildError (31)   base image build (debootstrap, docker import) failed
     ├── CaseError (40)             known-issue case problems
     ├── BundleError (50)           diagnostics bundle invalid, tampered or unsafe
     ├── FixError (60)              a fix playbook failed, was refused, or could not run
-    └── ReportError (70)           a document cannot be built (the workspace lacks the case)
+    ├── ReportError (70)           a document cannot be built (the workspace lacks the case)
+    └── Interrupted (130)          the engineer pressed Ctrl-C (128 + SIGINT, as shells report it)
 """
 
 from __future__ import annotations
@@ -103,6 +105,17 @@ class CommandFailed(RemotefixError):
         self.result = result
 
 
+class CommandTimeout(CommandFailed):
+    """A command outlived its timeout; it was killed on the target (``result.timed_out``)."""
+
+    exit_code = 21
+
+    def __init__(self, result: CommandResult, *, timeout: float) -> None:
+        super().__init__(result)
+        self.message = f"command timed out after {timeout:g}s and was killed: {result.command}"
+        self.hint = "give it more time with --timeout"
+
+
 class LabError(RemotefixError):
     exit_code = 30
 
@@ -129,3 +142,9 @@ class ReportError(RemotefixError):
     """A report, KB draft or page cannot be built from what the workspace holds."""
 
     exit_code = 70
+
+
+class Interrupted(RemotefixError):
+    """Work stopped by Ctrl-C (``remotefix.interrupt``): running commands killed, none started."""
+
+    exit_code = 130

@@ -1,4 +1,8 @@
-"""Run one piece of work on many targets in parallel; one host's failure never stops the others."""
+"""Run one piece of work on many targets in parallel; one host's failure never stops the others.
+
+Ctrl-C (``remotefix.interrupt``) does: hosts not yet started are never contacted (their outcome
+is ``Interrupted``), running ones stop at their next command.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,8 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from remotefix.errors import RemotefixError
+from remotefix import interrupt
+from remotefix.errors import Interrupted, RemotefixError
 from remotefix.targets import Target
 
 T = TypeVar("T")
@@ -26,6 +31,10 @@ class Outcome(Generic[T]):
     def ok(self) -> bool:
         return self.error is None
 
+    @property
+    def interrupted(self) -> bool:
+        return isinstance(self.error, Interrupted)
+
 
 def fan_out(
     targets: Iterable[Target],
@@ -39,8 +48,13 @@ def fan_out(
     """
     if forks < 1:
         raise ValueError("forks must be >= 1")
+
+    def guarded(target: Target) -> T:
+        interrupt.check(f"{target.name}:")
+        return work(target)
+
     with ThreadPoolExecutor(max_workers=forks, thread_name_prefix="remotefix-host") as pool:
-        futures = {pool.submit(work, target): target for target in targets}
+        futures = {pool.submit(guarded, target): target for target in targets}
         for future in as_completed(futures):
             target = futures[future]
             try:

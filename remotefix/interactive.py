@@ -14,8 +14,8 @@ import shutil
 import sys
 import termios
 import tty
-from collections.abc import Iterator
-from typing import BinaryIO, Protocol
+from collections.abc import Callable, Iterator
+from typing import Any, BinaryIO, Protocol
 
 
 class ShellChannel(Protocol):
@@ -58,29 +58,47 @@ def pump(
     stdout: BinaryIO | None = None,
     transcript: BinaryIO | None = None,
 ) -> int | None:
-    """Forward stdin → channel and channel → stdout until the channel closes."""
+    """Forward stdin → channel and channel → stdout until the channel closes.
+
+    Returns the remote exit status (None when the remote side reported none). The channel is
+    closed in every case, also when forwarding fails.
+    """
     src = stdin or sys.stdin.buffer
     dst = stdout or sys.stdout.buffer
-    in_fd, chan_fd = src.fileno(), channel.fileno()
+    try:
+        with raw_terminal(src.fileno()):
+            _forward(channel, src.fileno(), dst, transcript)
+        return channel.exit_status()
+    finally:
+        channel.close()
+
+
+def _forward(channel: ShellChannel, in_fd: int, dst: BinaryIO, transcript: BinaryIO | None) -> None:
+    """Shuttle bytes until the remote side ends (EOF, or the connection dropped)."""
+    chan_fd = channel.fileno()
     watching = [chan_fd, in_fd]
-    with raw_terminal(in_fd):
-        while True:
-            ready, _, _ = select.select(watching, [], [])
-            if chan_fd in ready:
-                data = channel.recv(65536)
-                if not data:
-                    break
-                dst.write(data)
-                dst.flush()
-                if transcript is not None:
-                    transcript.write(data)
-            if in_fd in ready:
-                data = os.read(in_fd, 4096)
-                if data:
-                    channel.send(data)
-                else:
-                    watching.remove(in_fd)
-                    channel.send(b"\x04")  # local EOF: Ctrl-D to the remote pty
-    status = channel.exit_status()
-    channel.close()
-    return status
+    while True:
+        ready, _, _ = select.select(watching, [], [])
+        if chan_fd in ready:
+            data = _quietly(channel.recv, 65536)
+            if not data:
+                return
+            dst.write(data)
+            dst.flush()
+            if transcript is not None:
+                transcript.write(data)
+        if in_fd in ready:
+            data = os.read(in_fd, 4096)
+            if not data:
+                watching.remove(in_fd)
+                data = b"\x04"  # local EOF: Ctrl-D to the remote pty
+            if _quietly(channel.send, data) is None:
+                return
+
+
+def _quietly(call: Callable[[Any], Any], arg: Any) -> Any:
+    """``call(arg)``, or None when the connection is gone (the remote end closed it)."""
+    try:
+        return call(arg)
+    except OSError:
+        return None

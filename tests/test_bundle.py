@@ -18,6 +18,7 @@ from remotefix.collect.bundle import (
     default_bundle_path,
     extract_bundle,
     open_bundle,
+    safe_name,
     verify_bundle,
 )
 from remotefix.errors import BundleError
@@ -146,7 +147,8 @@ def test_index_registers_by_case_and_default_paths_never_collide(tmp_path: Path)
     when = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
     first = _write(default_bundle_path(ws, "C/1", "web 1", when))
     second = default_bundle_path(ws, "C/1", "web 1", when)
-    assert first.parent == ws.bundles / "C_1" and second != first
+    assert first.parent == ws.bundles / safe_name("C/1") and second != first
+    assert safe_name("C/1") != safe_name("C_1")  # look-alike cases never share a folder
     index = BundleIndex(ws)
     index.register("C/1", first, MANIFEST)
     index.register("other", first, MANIFEST)

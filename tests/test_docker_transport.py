@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import docker
 import pytest
 
-from remotefix import dockerapi
-from remotefix.errors import ConnectError
+from remotefix import dockerapi, interrupt
+from remotefix.errors import ConnectError, Interrupted
 from remotefix.targets import parse_address
 from remotefix.transports.docker import DockerTransport
+from tests.fixtures.docker import ContainerFactory
 
 pytestmark = pytest.mark.docker
 
@@ -54,3 +57,43 @@ def test_unreachable_daemon(tmp_path: Path) -> None:
 
 def test_container_name_case_is_kept() -> None:
     assert parse_address("docker://MyLab-01").host == "MyLab-01"
+
+
+@pytest.fixture
+def running(
+    container_factory: ContainerFactory, docker_api: docker.DockerClient
+) -> DockerTransport:
+    return DockerTransport(parse_address(f"docker://{container_factory('dtx')}"), client=docker_api)
+
+
+def _pids(transport: DockerTransport, seconds: str) -> str:
+    """Pids of ``sleep SECONDS`` in the container (the ``[4]`` keeps the probe from matching)."""
+    probe = (
+        "for f in /proc/[0-9]*/cmdline; do tr '\\0' ' ' < $f 2>/dev/null | "
+        f"grep -q -- 'sleep [{seconds[0]}]{seconds[1:]}' && basename $(dirname $f); done; true"
+    )
+    return transport.run(probe, timeout=10).stdout_text.strip()
+
+
+def test_ctrl_c_kills_the_running_command_and_starts_no_other(running: DockerTransport) -> None:
+    """A stop request ends a long command at once (killed in the container), like a timeout."""
+    with interrupt.on_sigint():
+        worker = ThreadPoolExecutor(1).submit(running.run, "sleep 4242", timeout=120)
+        deadline = time.monotonic() + 20
+        while not _pids(running, "4242") and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert _pids(running, "4242"), "the command never started"
+        interrupt.request()
+        with pytest.raises(Interrupted, match="killed on the target"):
+            worker.result(timeout=30)
+        with pytest.raises(Interrupted, match="not started"):
+            running.run("true")
+    assert _pids(running, "4242") == ""
+
+
+def test_command_that_outlives_its_timeout_is_killed_and_has_no_exit_code(
+    running: DockerTransport,
+) -> None:
+    result = running.run("exec >/dev/null 2>&1; sleep 4343", timeout=1)
+    assert result.timed_out and result.exit_code is None
+    assert _pids(running, "4343") == ""

@@ -133,7 +133,7 @@ def test_ssh_config_alias(sshd: Sshd, tmp_path: Path) -> None:
 
 def test_unreachable_host_from_the_cli_is_one_line_exit_11() -> None:
     ConsentStore(Workspace.default().ensure()).grant(
-        "C-1", ["*"], Scope.DIAGNOSE, timedelta(minutes=5), "Jane", "ticket"
+        "C-1", ["*"], Scope.FIX, timedelta(minutes=5), "Jane", "ticket"
     )
     result = CliRunner().invoke(
         cli, ["run", "ssh://root@127.0.0.1:1", "--case", "C-1", "--", "true"]

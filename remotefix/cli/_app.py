@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 from rich.console import Console
+from rich.markup import escape
 
 from remotefix.errors import RemotefixError
 from remotefix.workspace import Workspace
@@ -48,6 +49,26 @@ class App:
 
 pass_app = click.make_pass_decorator(App)
 
+_CONTROLS = [*range(0x00, 0x09), *range(0x0A, 0x20), *range(0x7F, 0xA0)]
+_BIDI = [*range(0x202A, 0x202F), *range(0x2066, 0x206A)]  # can reorder what the eye sees
+_VISIBLE = {c: f"\\x{c:02x}" for c in _CONTROLS} | {c: f"\\u{c:04x}" for c in _BIDI}
+
+
+def visible(value: object) -> str:
+    """``value`` as one line with every control character shown, never obeyed, by the terminal
+    (ESC sequences, CR, BEL, backspace, C1 codes, bidi overrides become ``\\x1b``-style text)."""
+    return str(value).translate(_VISIBLE)
+
+
+def shown(value: object) -> str:
+    """Untrusted text for a Rich renderer: ``visible`` and with its markup escaped.
+
+    Every value the CLI did not write itself goes through this before printing: remote output,
+    target names, audit and inventory fields, paths, error messages, in tables and status lines.
+    """
+    return escape(visible(value))
+
+
 PIPE_WIDTH = 160
 """Columns used when output is not a terminal (logs, CI): wide enough not to cut table cells."""
 
@@ -75,7 +96,7 @@ class ErrorExit(click.ClickException):
                 "exit_code": self.exit_code,
             }
             click.echo(json.dumps({"error": payload}))
-        click.echo(f"remotefix: error: {self.message}", err=True)
+        click.echo(f"remotefix: error: {visible(self.message)}", err=True)
 
 
 def translate(exc: BaseException) -> RemotefixError | None:

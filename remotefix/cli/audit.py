@@ -8,7 +8,7 @@ import click
 from rich.table import Table
 
 from remotefix.audit import AuditLog
-from remotefix.cli._app import App, pass_app
+from remotefix.cli._app import App, pass_app, shown
 from remotefix.errors import AuditError
 
 
@@ -96,15 +96,18 @@ def _row(record: dict[str, Any]) -> tuple[str, ...]:
     extra = record.get("extra") or {}
     target = record.get("target") or " ".join(extra.get("targets", []))
     command = record.get("command") or _consent_summary(record, extra)
-    return (
-        str(record.get("seq", "")),
-        str(record.get("time", ""))[:19].replace("T", " "),
-        str(record.get("actor") or ""),
-        str(target),
-        str(record.get("action") or "") + (" (sudo)" if record.get("elevated") else ""),
-        str(command),
-        "" if exit_code is None else str(exit_code),
-        "" if duration is None else f"{duration:.2f}s",
+    return tuple(
+        shown(cell)  # every field of a record may hold what a target or an inventory said
+        for cell in (
+            record.get("seq", ""),
+            str(record.get("time", ""))[:19].replace("T", " "),
+            record.get("actor") or "",
+            target,
+            str(record.get("action") or "") + (" (sudo)" if record.get("elevated") else ""),
+            command,
+            "" if exit_code is None else exit_code,
+            "" if not isinstance(duration, int | float) else f"{duration:.2f}s",
+        )
     )
 
 

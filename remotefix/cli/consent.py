@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 import click
 from rich.table import Table
 
-from remotefix.cli._app import App, pass_app
+from remotefix.cli._app import App, pass_app, shown
 from remotefix.consent import ConsentStore, Grant, GrantStatus, Scope, parse_duration
 from remotefix.consent_audit import give, withdraw
 from remotefix.errors import ConsentError
@@ -91,14 +91,14 @@ def ls_cmd(app: App, case: str | None, show_all: bool) -> None:
         for g in grants:
             table.add_row(
                 g.id,
-                g.case,
-                " ".join(g.targets),
+                shown(g.case),
+                shown(" ".join(g.targets)),
                 g.scope.value,
                 "yes" if g.sudo else "no",
                 _STATUS_STYLE[g.status(now)],
                 _short(g.expires_at),
-                g.granted_by,
-                g.evidence,
+                shown(g.granted_by),
+                shown(g.evidence),
             )
         app.out.print(table)
 
@@ -152,11 +152,11 @@ def _render_one(app: App, grant: Grant, title: str | None) -> None:
     if title:
         app.out.print(title)
     table = Table("field", "value", show_header=False)
-    data = grant.to_dict()
-    data["targets"] = " ".join(grant.targets)
+    data = {k: shown("" if v is None else v) for k, v in grant.to_dict().items()}
+    data["targets"] = shown(" ".join(grant.targets))
     data["status"] = _STATUS_STYLE[grant.status()]
     for key, value in data.items():
-        table.add_row(key, "" if value is None else str(value))
+        table.add_row(key, value)
     app.out.print(table)
 
 

@@ -9,14 +9,15 @@ from typing import Any
 
 import click
 from rich.live import Live
-from rich.markup import escape
 from rich.table import Table
 
-from remotefix.cli._app import App, pass_app
+from remotefix import interrupt
+from remotefix.cli._app import App, pass_app, shown
+from remotefix.cli._fleet import error_label, fleet_exit_code, sigint_notice
 from remotefix.cli._inventory_options import inventory_options
-from remotefix.collect.bundle import safe_name
 from remotefix.collect.diagnose import DiagnoseOptions, diagnose
 from remotefix.collect.runner import DiagnoseReport
+from remotefix.filenames import safe_name
 from remotefix.fleet import DEFAULT_FORKS, Outcome, fan_out
 from remotefix.inventory import resolve_targets
 from remotefix.targets import Target
@@ -40,7 +41,11 @@ from remotefix.targets import Target
 @click.option("--forks", type=click.IntRange(1, 256), default=DEFAULT_FORKS, show_default=True)
 @pass_app
 def diagnose_cmd(app: App, addresses: tuple[str, ...], **opts: Any) -> None:
-    """Collect everything a case needs, redacted, into a verifiable bundle per target."""
+    """Collect everything a case needs, redacted, into a verifiable bundle per target.
+
+    Ctrl-C stops it: hosts not started are never contacted, running collections are killed on
+    the target, finished bundles are kept; exit 130.
+    """
     targets = resolve_targets(list(addresses), opts["inventory"], opts["limit"])
     output: Path | None = opts["output"]
     states = {t.name: "queued" for t in targets}
@@ -60,7 +65,7 @@ def diagnose_cmd(app: App, addresses: tuple[str, ...], **opts: Any) -> None:
     app.emit([_as_dict(o) for o in outcomes], lambda: _summary(app, outcomes))
     failed = [o for o in outcomes if not o.ok]
     if failed:
-        raise click.exceptions.Exit(max(o.error.exit_code for o in failed if o.error))
+        raise click.exceptions.Exit(fleet_exit_code(failed))
 
 
 def _destination(output: Path | None, target: Target, *, many: bool) -> Path | None:
@@ -78,23 +83,28 @@ def _run_with_progress(
     outcomes: list[Outcome[DiagnoseReport]] = []
     live = not app.json and app.err.is_terminal
     with (
+        interrupt.on_sigint(lambda: sigint_notice(app)),
         Live(_table(states), console=app.err, transient=True, refresh_per_second=4)
         if live
-        else nullcontext()
+        else nullcontext(),
     ):
         for outcome in fan_out(targets, work, forks=forks):
             outcomes.append(outcome)
             with lock:
-                states[outcome.target.name] = "done" if outcome.ok else "FAILED"
+                states[outcome.target.name] = _state(outcome)
             if not live:
-                app.progress(f"{outcome.target.name}: {states[outcome.target.name]}")
+                app.progress(f"{shown(outcome.target.name)}: {states[outcome.target.name]}")
     return outcomes
+
+
+def _state(outcome: Outcome[DiagnoseReport]) -> str:
+    return "done" if outcome.error is None else error_label(outcome.error)
 
 
 def _table(states: dict[str, str]) -> Table:
     table = Table("target", "state")
     for name, state in states.items():
-        table.add_row(name, state)
+        table.add_row(shown(name), state)
     return table
 
 
@@ -124,14 +134,16 @@ def _summary(app: App, outcomes: list[Outcome[DiagnoseReport]]) -> None:
     table = Table("target", "result", "os", "packages", "redactions", "bundle")
     for o in outcomes:
         if o.error is not None:
-            table.add_row(o.target.name, "[red]FAILED[/]", escape(str(o.error)), "", "", "")
+            label = f"[red]{error_label(o.error)}[/]"
+            table.add_row(shown(o.target.name), label, shown(o.error), "", "", "")
             continue
         d = _as_dict(o)
         state = "[yellow]incomplete[/]" if d["incomplete"] else "[green]ok[/]"
         table.add_row(
-            o.target.name, state, d["os"], str(d["packages"]), str(d["redactions"]), d["bundle"]
-        )
+            shown(o.target.name), state, shown(d["os"]), str(d["packages"]),
+            str(d["redactions"]), shown(d["bundle"]),
+        )  # fmt: skip
     app.out.print(table)
     for o in outcomes:
         for reason in (_as_dict(o).get("incomplete_reasons") or []) if o.ok else []:
-            app.out.print(f"[yellow]{escape(o.target.name)}: {escape(reason)}[/]")
+            app.out.print(f"[yellow]{shown(o.target.name)}: {shown(reason)}[/]")

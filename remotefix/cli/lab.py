@@ -11,12 +11,15 @@ import yaml
 from rich.markup import escape
 from rich.table import Table
 
-from remotefix.cli._app import App, pass_app
+from remotefix import interrupt
+from remotefix.cli._app import App, pass_app, visible
+from remotefix.cli._fleet import DashDashCommand, remote_words, sigint_notice
 from remotefix.cli.fingerprint import load_fingerprint
-from remotefix.cli.run import DashDashCommand, remote_command
+from remotefix.cli.shell import exit_with
 from remotefix.collect.bundle import open_bundle
+from remotefix.commandline import command_line
 from remotefix.consent import Scope
-from remotefix.errors import LabError
+from remotefix.errors import CommandTimeout, LabError
 from remotefix.grants import parse_duration
 from remotefix.lab import labs
 from remotefix.lab.catalog import Catalog
@@ -179,26 +182,44 @@ def ls(app: App) -> None:
 @pass_app
 @click.pass_context
 def exec_cmd(ctx: click.Context, app: App, name: str, timeout: float) -> None:
-    """Run a command in a lab: `remotefix lab exec NAME -- CMD` (audited)."""
+    """Run a command in a lab: `remotefix lab exec NAME -- CMD ARG...` (audited).
+
+    Several words are passed as words, like `docker exec`; a single word is a shell command
+    line (`-- 'ps aux | grep nginx'`). Exits with the command's code; 21 when it outlived
+    --timeout (it is killed), 130 after Ctrl-C.
+    """
     found = labs.get_lab(name, app.workspace)
-    command = remote_command(ctx)
-    with Session(found.target, case=found.case, workspace=app.workspace) as session:
+    command = command_line(remote_words(ctx), found.target)
+    with (
+        interrupt.on_sigint(lambda: sigint_notice(app)),
+        Session(found.target, case=found.case, workspace=app.workspace) as session,
+    ):
         result = session.run(command, scope=Scope.FIX, timeout=timeout, action="lab-exec")
-    if app.json:
-        app.emit(
-            {
-                "exit_code": result.exit_code,
-                "stdout": result.stdout_text,
-                "stderr": result.stderr_text,
-                "timed_out": result.timed_out,
-            },
-            lambda: None,
-        )
-    else:
-        click.echo(result.stdout, nl=False)
-        click.echo(result.stderr, nl=False, err=True)
+    timeout_error = CommandTimeout(result, timeout=timeout) if result.timed_out else None
+    data = {
+        "exit_code": result.exit_code,
+        "stdout": result.stdout_text,
+        "stderr": result.stderr_text,
+        "timed_out": result.timed_out,
+        "error": str(timeout_error) if timeout_error else None,
+    }
+    app.emit(data, lambda: _echo_output(result.stdout, result.stderr))
+    if timeout_error is not None:  # one line on stderr; the JSON above already holds it
+        click.echo(f"remotefix: error: {visible(timeout_error)}", err=True)
+        raise click.exceptions.Exit(timeout_error.exit_code)
     if result.exit_code:
         raise click.exceptions.Exit(result.exit_code if result.exit_code > 0 else 1)
+
+
+def _echo_output(stdout: bytes, stderr: bytes) -> None:
+    """Raw bytes into a pipe (binary-safe, as docker exec); on a terminal, control codes shown."""
+    for data, err in ((stdout, False), (stderr, True)):
+        stream = click.get_binary_stream("stderr" if err else "stdout")
+        if stream.isatty():
+            text = data.decode("utf-8", errors="replace")
+            data = "\n".join(visible(line) for line in text.split("\n")).encode()
+        stream.write(data)
+        stream.flush()
 
 
 @lab.command("shell")
@@ -209,8 +230,7 @@ def shell(app: App, name: str) -> None:
     found = labs.get_lab(name, app.workspace)
     with Session(found.target, case=found.case, workspace=app.workspace) as session:
         status = session.shell()
-    if status:
-        raise click.exceptions.Exit(status)
+    exit_with(status, name)
 
 
 @lab.command("ssh", cls=DashDashCommand)
@@ -239,9 +259,9 @@ def ssh(ctx: click.Context, app: App, name: str) -> None:
         "BatchMode=yes",
         "root@127.0.0.1",
     ]
-    words = ctx.meta.get("remotefix.command") or []
+    words = remote_words(ctx)
     if words:
-        argv += ["--", *words]
+        argv += ["--", command_line(words, found.target)]  # ssh(1) would re-split the words
     raise click.exceptions.Exit(subprocess.run(argv, check=False).returncode)
 
 

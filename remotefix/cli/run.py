@@ -1,92 +1,139 @@
-"""``remotefix run``: one command on one or many targets, in parallel, through the session door."""
+"""``remotefix run``: one command on one or many targets, in parallel, through the session door.
+
+Scope rule: an arbitrary command can change the machine (``find -delete``, ``sh -c``, a pager's
+``!``), so no allow-list of "read-only" commands can be trusted; ``run`` always needs a ``fix``
+grant. Read-only collection under a ``diagnose`` grant is ``remotefix diagnose``, whose commands
+are remotefix's own declared collectors.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import click
-from rich.markup import escape
 
-from remotefix.cli._app import App, pass_app
+from remotefix import interrupt
+from remotefix.cli._app import App, pass_app, shown
+from remotefix.cli._fleet import (
+    DashDashCommand,
+    error_label,
+    fleet_exit_code,
+    remote_words,
+    sigint_notice,
+)
 from remotefix.cli._inventory_options import inventory_options
+from remotefix.commandline import check_words, command_line
 from remotefix.consent import Scope
-from remotefix.errors import RemotefixError, TargetError
+from remotefix.errors import ConsentError, RemotefixError, WorkspaceError
+from remotefix.filenames import safe_name
 from remotefix.fleet import DEFAULT_FORKS, Outcome, fan_out
 from remotefix.inventory import resolve_targets
 from remotefix.result import CommandResult
 from remotefix.session import Session
 from remotefix.targets import Target
 
-_COMMAND_KEY = "remotefix.command"
+RUN_SCOPE = Scope.FIX
+"""The scope ``run`` needs, whatever the command (see the module docstring)."""
 
 
-class DashDashCommand(click.Command):
-    """A command whose words after the first ``--`` are kept aside as the remote command."""
-
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        if "--" in args:
-            cut = args.index("--")
-            ctx.meta[_COMMAND_KEY] = args[cut + 1 :]
-            args = args[:cut]
-        return super().parse_args(ctx, args)
-
-
-def remote_command(ctx: click.Context) -> str:
-    """The words after ``--``, joined with spaces like ssh(1) does."""
-    words: list[str] = ctx.meta.get(_COMMAND_KEY) or []
-    if not words:
-        raise TargetError("no command given", hint="put it after --, e.g. -- uname -a")
-    return " ".join(words)
+def _refuse_other_scopes(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    if value not in (None, RUN_SCOPE.value):
+        raise ConsentError(
+            f"run always needs the {RUN_SCOPE.value} scope (--scope {value} is not accepted): "
+            "any command can change the machine",
+            hint="get a fix grant, or use `remotefix diagnose` for read-only collection",
+        )
 
 
 @click.command(cls=DashDashCommand)
 @click.argument("addresses", nargs=-1)
 @inventory_options
 @click.option("--case", required=True, help="The support case this work belongs to.")
-@click.option(
-    "--scope",
-    type=click.Choice([s.value for s in Scope]),
-    default=Scope.DIAGNOSE.value,
-    show_default=True,
-    help="Consent scope the command needs (fix for anything that changes the machine).",
-)
+@click.option("--scope", hidden=True, expose_value=False, callback=_refuse_other_scopes)
 @click.option("--sudo", is_flag=True, help="Run as root through sudo -n (never prompts).")
 @click.option("--timeout", type=float, default=60.0, show_default=True, help="Seconds per host.")
 @click.option("--forks", type=click.IntRange(1, 256), default=DEFAULT_FORKS, show_default=True)
+@click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path),
+              help="Also write each host's stdout, stderr, result here as it ends.")  # fmt: skip
 @pass_app
 @click.pass_context
 def run(ctx: click.Context, app: App, addresses: tuple[str, ...], **opts: Any) -> None:
     """Run a command: `remotefix run TARGET... --case C -- COMMAND`, or `-i INV --limit P -- CMD`.
 
-    Hosts run in parallel; unreachable ones are reported and the others still run. The exit code
-    is non-zero when any host failed.
+    Needs a fix grant: any command can change the machine (read-only collection is `diagnose`).
+    Several words after -- are passed as words (`-- grep -c 'a b' /etc/hosts`); a single word
+    is a shell command line (`-- 'ps aux | grep nginx'`). Hosts run in parallel; unreachable
+    ones are reported and the others still run. Exit 0 when every host succeeded, 21 when a
+    command timed out, 130 after Ctrl-C (running commands killed, no new host started).
     """
-    command = remote_command(ctx)
+    words = remote_words(ctx)
+    check_words(words)
     targets = resolve_targets(list(addresses), opts["inventory"], opts["limit"])
-    scope = Scope(opts["scope"])
+    output: Path | None = opts["output"]
+    if output is not None:
+        with _writing(output):
+            output.mkdir(parents=True, exist_ok=True)
 
     def work(target: Target) -> CommandResult:
         with Session(target, case=opts["case"], workspace=app.workspace) as session:
-            return session.run(command, scope=scope, timeout=opts["timeout"], sudo=opts["sudo"])
+            return session.run(
+                command_line(words, target), scope=RUN_SCOPE, timeout=opts["timeout"],
+                sudo=opts["sudo"],
+            )  # fmt: skip
 
     outcomes: list[Outcome[CommandResult]] = []
-    for outcome in fan_out(targets, work, forks=opts["forks"]):
-        outcomes.append(outcome)
-        if not app.json:
-            _print_outcome(app, outcome)
+    with interrupt.on_sigint(lambda: sigint_notice(app)):
+        for outcome in fan_out(targets, work, forks=opts["forks"]):
+            outcomes.append(outcome)
+            if output is not None:
+                write_outcome(output, outcome)
+            if not app.json:
+                _print_outcome(app, outcome)
     failed = [o for o in outcomes if not _succeeded(o)]
     app.emit([_as_dict(o) for o in outcomes], lambda: _summary(app, outcomes, failed))
     if failed:
-        raise click.exceptions.Exit(max(_exit_code(o) for o in failed))
+        raise click.exceptions.Exit(fleet_exit_code(failed))
 
 
 def _succeeded(outcome: Outcome[CommandResult]) -> bool:
     return outcome.value is not None and outcome.value.ok
 
 
-def _exit_code(outcome: Outcome[CommandResult]) -> int:
-    """Our error's code for hosts that could not run it; 1 for a command that failed."""
-    return outcome.error.exit_code if outcome.error else 1
+def write_outcome(folder: Path, outcome: Outcome[CommandResult]) -> None:
+    """``<name>.json`` (the result without output) and raw ``.stdout`` / ``.stderr`` of one host.
+
+    Names come from ``safe_name`` (never two targets on one file); each file appears whole.
+    """
+    stem = safe_name(outcome.target.name)
+    data = {k: v for k, v in _as_dict(outcome).items() if k not in ("stdout", "stderr")}
+    with _writing(folder):
+        if outcome.value is not None:
+            _write_atomically(folder / f"{stem}.stdout", outcome.value.stdout)
+            _write_atomically(folder / f"{stem}.stderr", outcome.value.stderr)
+        _write_atomically(folder / f"{stem}.json", json.dumps(data, indent=2).encode() + b"\n")
+
+
+@contextlib.contextmanager
+def _writing(folder: Path) -> Iterator[None]:
+    """A results folder that cannot be written is one clear error (not a traceback)."""
+    try:
+        yield
+    except OSError as exc:
+        raise WorkspaceError(
+            f"cannot write results into {folder}: {exc.strerror or exc}",
+            hint="choose a writable folder with -o",
+        ) from exc
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_bytes(data)
+    os.replace(partial, path)
 
 
 def _as_dict(outcome: Outcome[CommandResult]) -> dict[str, Any]:
@@ -112,19 +159,19 @@ def _error_dict(error: RemotefixError) -> dict[str, Any]:
 
 
 def _print_outcome(app: App, outcome: Outcome[CommandResult]) -> None:
-    name = escape(outcome.target.name)
+    name = shown(outcome.target.name)
     if outcome.error is not None:
-        app.out.print(f"[bold red]{name}[/] UNREACHABLE: {escape(str(outcome.error))}")
+        app.out.print(f"[bold red]{name}[/] {error_label(outcome.error)}: {shown(outcome.error)}")
         return
     result = outcome.value
     assert result is not None
-    state = "timed out" if result.timed_out else f"exit {result.exit_code}"
+    state = "timed out (killed)" if result.timed_out else f"exit {result.exit_code}"
     colour = "green" if result.ok else "red"
     flags = " (output truncated)" if result.truncated else ""
     app.out.print(f"[bold {colour}]{name}[/] {state} in {result.duration_s:.2f}s{flags}")
     for stream, text in (("", result.stdout_text), ("stderr: ", result.stderr_text)):
         for line in text.splitlines():
-            app.out.print(f"  {stream}{escape(line)}")
+            app.out.print(f"  {stream}{shown(line)}")
 
 
 def _summary(app: App, outcomes: list[Outcome[CommandResult]], failed: list[Any]) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from remotefix.cli._app import App, pass_app
+from remotefix.errors import TransportError
 from remotefix.session import Session
 from remotefix.targets import parse_address
 
@@ -22,7 +23,18 @@ from remotefix.targets import parse_address
 @pass_app
 def shell(app: App, address: str, case: str, transcript: Path | None) -> None:
     """Open an interactive shell on TARGET; exits with the remote shell's exit status."""
-    with Session(parse_address(address), case=case, workspace=app.workspace) as session:
+    target = parse_address(address)
+    with Session(target, case=case, workspace=app.workspace) as session:
         status = session.shell(transcript=transcript)
+    exit_with(status, target.name)
+
+
+def exit_with(status: int | None, name: str) -> None:
+    """Exit with the remote shell's status; a session that ended without one is an error."""
+    if status is None:
+        raise TransportError(
+            f"the shell on {name} ended without an exit status (killed, or the connection dropped)",
+            hint="see `remotefix audit log` for the session's record",
+        )
     if status:
         raise click.exceptions.Exit(status)

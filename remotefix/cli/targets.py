@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import click
-from rich.markup import escape
 from rich.table import Table
 
-from remotefix.cli._app import App, pass_app
+from remotefix.cli._app import App, pass_app, shown
 from remotefix.cli._inventory_options import inventory_options
 from remotefix.errors import TargetError
 from remotefix.inventory import InventorySource, Skipped, load_inventory
@@ -50,5 +49,5 @@ def _table(rows: list[Target | Skipped]) -> Table:
         port = "" if r.port is None else str(r.port)
         reason = r.reason if isinstance(r, Skipped) else ""
         cells = (r.name, r.connection, r.host, port, r.user or "", ",".join(r.groups), reason)
-        table.add_row(*(escape(c) for c in cells))
+        table.add_row(*map(shown, cells))
     return table

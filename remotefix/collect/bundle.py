@@ -26,6 +26,7 @@ from typing import IO, Any
 from filelock import FileLock
 
 from remotefix.errors import BundleError
+from remotefix.filenames import safe_name
 from remotefix.workspace import Workspace
 
 MANIFEST = "manifest.json"
@@ -255,12 +256,6 @@ def default_bundle_path(workspace: Workspace, case: str, target_name: str, when:
         n += 1
         candidate = folder / f"{stem}-{n}.tar.gz"
     return candidate
-
-
-def safe_name(text: str) -> str:
-    """``text`` (a case id, a target name) as one harmless path component."""
-    cleaned = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in text).strip(".")
-    return cleaned or "_"
 
 
 class BundleIndex:

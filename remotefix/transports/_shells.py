@@ -1,4 +1,8 @@
-"""Interactive pty channels for the local and docker transports (see ``remotefix.interactive``)."""
+"""Interactive pty channels of the transports (see ``remotefix.interactive``).
+
+``exit_status()`` is the remote shell's exit code, or None when the remote side reported none
+(e.g. it was killed by a signal); it waits a moment for a status still on its way.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +10,38 @@ import contextlib
 import os
 import socket
 import subprocess
+import time
 from typing import Any
 
 LOGIN_SHELL = "if command -v bash >/dev/null 2>&1; then exec bash -l; else exec sh -l; fi"
+STATUS_WAIT_S = 5.0
+"""How long ``exit_status()`` waits for a status the remote side has not sent yet."""
+
+
+class SSHPty:
+    """A paramiko pty channel behind the ``ShellChannel`` protocol."""
+
+    def __init__(self, channel: Any) -> None:
+        self._channel = channel
+
+    def fileno(self) -> int:
+        return int(self._channel.fileno())
+
+    def send(self, data: bytes) -> int:
+        self._channel.sendall(data)
+        return len(data)
+
+    def recv(self, size: int) -> bytes:
+        return bytes(self._channel.recv(size))
+
+    def exit_status(self) -> int | None:
+        """paramiko's ``exit_status`` is -1 until (and unless) the server sends one."""
+        self._channel.status_event.wait(STATUS_WAIT_S)
+        status = self._channel.exit_status
+        return None if status == -1 else int(status)
+
+    def close(self) -> None:
+        self._channel.close()
 
 
 class LocalPty:
@@ -68,8 +101,15 @@ class DockerPty:
         return self._sock.recv(size)
 
     def exit_status(self) -> int | None:
-        info = self._api.exec_inspect(self._exec_id)
-        return None if info["Running"] else int(info["ExitCode"])
+        """The exec is marked done a moment after its stream closes: wait for that."""
+        deadline = time.monotonic() + STATUS_WAIT_S
+        while True:
+            info = self._api.exec_inspect(self._exec_id)
+            if not info["Running"] and info["ExitCode"] is not None:
+                return int(info["ExitCode"])
+            if time.monotonic() > deadline:
+                return None
+            time.sleep(0.02)
 
     def close(self) -> None:
         self._sock.close()

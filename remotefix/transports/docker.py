@@ -4,6 +4,9 @@ stdin, stdout and stderr travel over the exec's hijacked socket (stdout/stderr m
 ``_docker_stream``). A command is started through a tiny wrapper that first reports its PID on
 stderr; on timeout a second exec kills that process and all its descendants (found through
 ``/proc``, so no procps is needed in the container) and the partial output is returned.
+A command that closes its output but keeps running is waited for up to the same deadline: the
+result has an exit code, or it is ``timed_out`` (never neither). Ctrl-C (``remotefix.interrupt``)
+stops it the same way and raises ``Interrupted``.
 """
 
 from __future__ import annotations
@@ -20,12 +23,18 @@ import docker
 import docker.errors
 import requests.exceptions
 
-from remotefix import dockerapi
+from remotefix import dockerapi, interrupt
 from remotefix.errors import ConnectError, DependencyError, TransportError
 from remotefix.result import CommandResult
 from remotefix.targets import Target
 from remotefix.transports._docker_stream import FrameDemuxer
-from remotefix.transports._killable import MarkerFilter, kill_tree_command, wrapped_argv
+from remotefix.transports._killable import (
+    MarkerFilter,
+    kill_tree_command,
+    raise_if_interrupted,
+    should_stop,
+    wrapped_argv,
+)
 from remotefix.transports._shells import DockerPty
 from remotefix.transports.base import (
     DEFAULT_OUTPUT_CAP,
@@ -76,16 +85,19 @@ class DockerTransport(BaseTransport):
             return DockerPty(self._api(), self._container_id, self.user, cols, rows)
 
     def _run(self, command: str, *, timeout: float, stdin: bytes | None, cap: int) -> CommandResult:
+        interrupt.check("command")
         started = time.monotonic()
         out, err = CappedBuffer(cap), MarkerFilter(CappedBuffer(self.output_cap))
         with self._errors():
             exec_id, sock = self._start(command, stdin is not None)
             with contextlib.closing(sock):
                 done = _shuttle(sock, stdin, FrameDemuxer(out, err), started + timeout)  # type: ignore[arg-type]
-            if not done and err.pid is not None:
+            code = self._exit_code(exec_id, started + timeout) if done else None
+            if code is None and err.pid is not None:
                 self._kill_tree(err.pid)
-            code = self._exit_code(exec_id) if done else None
-        return collected_result(command, code, out, err, started, timed_out=not done)
+        if code is None:
+            raise_if_interrupted(command)
+        return collected_result(command, code, out, err, started, timed_out=code is None)
 
     def _start(self, command: str, with_stdin: bool) -> tuple[str, socket.socket]:
         api = self._api()
@@ -98,13 +110,21 @@ class DockerTransport(BaseTransport):
         raw = api.exec_start(exec_id, socket=True)
         return exec_id, getattr(raw, "_sock", raw)
 
-    def _exit_code(self, exec_id: str) -> int | None:
-        for _ in range(100):  # the stream can close a moment before the exec is marked done
+    def _exit_code(self, exec_id: str, deadline: float) -> int | None:
+        """The exec's exit code once it ends; None when it must be stopped first.
+
+        The stream closes when the command closes its output, which can be long before it ends
+        (``exec >&-; sleep 9``): wait for the end until the deadline, as for any command.
+        """
+        pause = 0.005
+        while True:
             info = self._api().exec_inspect(exec_id)
-            if not info["Running"]:
+            if not info["Running"] and info["ExitCode"] is not None:
                 return int(info["ExitCode"])
-            time.sleep(0.01)
-        return None
+            if should_stop(deadline):
+                return None
+            time.sleep(pause)
+            pause = min(pause * 2, 0.2)
 
     def _kill_tree(self, pid: int) -> None:
         api = self._api()
@@ -145,10 +165,9 @@ def _shuttle(
     if stdin is not None:
         threading.Thread(target=_send_stdin, args=(sock, stdin), daemon=True).start()
     while True:
-        left = deadline - time.monotonic()
-        if left <= 0:
+        if should_stop(deadline):
             return False
-        ready, _, _ = select.select([sock], [], [], min(left, 0.5))
+        ready, _, _ = select.select([sock], [], [], min(max(deadline - time.monotonic(), 0), 0.2))
         if not ready:
             continue
         data = sock.recv(_CHUNK)

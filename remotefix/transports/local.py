@@ -1,7 +1,8 @@
 """``local://``: commands on this machine through ``/bin/sh -c`` (the engineer's own machine).
 
 Each command runs in its own session (process group); a timeout stops the whole group (TERM,
-then KILL after a short grace), so nothing it started lingers.
+then KILL after a short grace), so nothing it started lingers. Ctrl-C (``remotefix.interrupt``)
+stops it the same way and raises ``Interrupted``.
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ import threading
 import time
 from typing import IO
 
+from remotefix import interrupt
 from remotefix.result import CommandResult
+from remotefix.transports._killable import raise_if_interrupted, should_stop
 from remotefix.transports._shells import LocalPty
 from remotefix.transports.base import BaseTransport, CappedBuffer, collected_result
 
@@ -70,6 +73,7 @@ class LocalTransport(BaseTransport):
         return LocalPty(cols, rows)
 
     def _run(self, command: str, *, timeout: float, stdin: bytes | None, cap: int) -> CommandResult:
+        interrupt.check("command")
         started = time.monotonic()
         proc = subprocess.Popen(
             ["/bin/sh", "-c", command],
@@ -88,6 +92,7 @@ class LocalTransport(BaseTransport):
             _stop_group(proc)
             for thread in threads:
                 thread.join(KILL_GRACE_S)
+            raise_if_interrupted(command)
         code = None if timed_out else shell_exit_code(proc.returncode)
         return collected_result(command, code, out, err, started, timed_out=timed_out)
 
@@ -96,14 +101,13 @@ def _wait_all(
     proc: subprocess.Popen[bytes], threads: list[threading.Thread], deadline: float
 ) -> bool:
     """Wait for the process and for its output streams to close; False at the deadline."""
-    try:
-        proc.wait(timeout=max(deadline - time.monotonic(), 0))
-    except subprocess.TimeoutExpired:
-        return False
-    for thread in threads:
-        thread.join(max(deadline - time.monotonic(), 0))
-        if thread.is_alive():
-            return False  # a background child still holds the output open
+    while proc.poll() is None or any(t.is_alive() for t in threads):
+        if should_stop(deadline):
+            return False  # still running, or a background child holds the output open
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=min(max(deadline - time.monotonic(), 0), 0.2))
+        for thread in threads:
+            thread.join(min(max(deadline - time.monotonic(), 0), 0.05))
     return True
 
 

@@ -25,10 +25,10 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import paramiko
 
+from remotefix import interrupt
 from remotefix.errors import (
     AuthError,
     ConnectError,
@@ -39,7 +39,14 @@ from remotefix.errors import (
 from remotefix.hostkeys import RefuseUnknown, changed_key_error, known_host_keys
 from remotefix.result import CommandResult
 from remotefix.targets import Target
-from remotefix.transports._killable import MarkerFilter, kill_tree_command, wrapped_shell
+from remotefix.transports._killable import (
+    MarkerFilter,
+    kill_tree_command,
+    raise_if_interrupted,
+    should_stop,
+    wrapped_shell,
+)
+from remotefix.transports._shells import SSHPty
 from remotefix.transports._ssh_settings import SSHSettings, password_from_env, resolve
 from remotefix.transports.base import (
     DEFAULT_OUTPUT_CAP,
@@ -162,6 +169,7 @@ class SSHTransport(BaseTransport):
             self._bastion = None
 
     def _run(self, command: str, *, timeout: float, stdin: bytes | None, cap: int) -> CommandResult:
+        interrupt.check("command")
         started = time.monotonic()
         out, err = CappedBuffer(cap), MarkerFilter(CappedBuffer(self.output_cap))
         with self._errors():
@@ -170,17 +178,29 @@ class SSHTransport(BaseTransport):
             _feed(channel, stdin)
             done = _drain(channel, out, err, started + timeout)  # type: ignore[arg-type]
             code = channel.recv_exit_status() if done else None
+            if not done:
+                self._stop(channel, err)  # type: ignore[arg-type]
             channel.close()
-            if not done and err.pid is not None:
-                self._kill(err.pid)
+        if not done:
+            raise_if_interrupted(command)
         return collected_result(command, code, out, err, started, timed_out=not done)
 
-    def open_shell(self, cols: int = 80, rows: int = 24) -> Any:
+    def _stop(self, channel: paramiko.Channel, err: MarkerFilter) -> None:
+        """Kill a command that must stop (its pid is the first line of stderr; wait for it)."""
+        waited = time.monotonic() + self.connect_timeout
+        while err.pid is None and time.monotonic() < waited and not channel.exit_status_ready():
+            if channel.recv_stderr_ready():
+                err.write(channel.recv_stderr(_CHUNK))
+            else:
+                select.select([channel], [], [], 0.05)
+        if err.pid is not None:
+            self._kill(err.pid)
+
+    def open_shell(self, cols: int = 80, rows: int = 24) -> SSHPty:
         """An interactive pty shell (``remotefix shell``)."""
         with self._errors():
             channel = self.client.invoke_shell(term="xterm-256color", width=cols, height=rows)
-        channel.exit_status = channel.recv_exit_status  # type: ignore[method-assign,attr-defined]
-        return channel
+        return SSHPty(channel)
 
     def _channel(self) -> paramiko.Channel:
         transport = self.client.get_transport()
@@ -271,7 +291,6 @@ def _drain(
             and not (channel.recv_ready() or channel.recv_stderr_ready())
         ):
             return True
-        left = deadline - time.monotonic()
-        if left <= 0:
+        if should_stop(deadline):
             return False
-        select.select([channel], [], [], min(left, 0.2))
+        select.select([channel], [], [], min(max(deadline - time.monotonic(), 0), 0.2))
