@@ -96,6 +96,17 @@ class Session:
             self._audit.append(**fields, extra={"reason": exc.message, "sudo": sudo})
             raise
 
+    def may_elevate(self, scope: Scope) -> bool:
+        """Whether a live grant allows ``sudo -n`` here (engineer-owned targets: yes). Asks only:
+        nothing is refused or audited, so a caller can choose to work without root."""
+        if self._consent is None:
+            return True
+        try:
+            self._consent.check(self.case, self._endpoint(), scope, sudo=True)
+        except ConsentError:
+            return False
+        return True
+
     def run(
         self,
         command: str,
@@ -104,18 +115,21 @@ class Session:
         timeout: float = DEFAULT_COMMAND_TIMEOUT,
         stdin: bytes | None = None,
         sudo: bool = False,
+        sudo_inside: bool = False,
         action: str = "run",
         shown_as: str | None = None,
     ) -> CommandResult:
         """Run ``command`` after the consent check and the intent record; audit the outcome.
 
-        ``shown_as`` replaces the command in the audit; ``sudo`` runs it through ``sudo -n``.
+        ``shown_as`` replaces the command in the audit; ``sudo`` runs it through ``sudo -n``;
+        ``sudo_inside`` says the command itself uses ``sudo -n`` for some of its parts (the
+        collection script's root items): it needs the same sudo consent and is audited elevated.
         """
         shown = shown_as or command
-        grant = self.check_consent(scope, attempted=shown, sudo=sudo)
-        elevated = sudo and self._posix
+        grant = self.check_consent(scope, attempted=shown, sudo=sudo or sudo_inside)
+        elevated = (sudo or sudo_inside) and self._posix
         intent = self._intent(action, shown, grant, scope, elevated)
-        wire = sudo_wrap(command) if elevated else command
+        wire = sudo_wrap(command) if sudo and self._posix else command
         started = time.monotonic()
         try:
             result = self.transport.run(wire, timeout=timeout, stdin=stdin)

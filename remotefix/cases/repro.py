@@ -163,7 +163,8 @@ def case_spec(
     customer = opened.fingerprint.get("packages") or {}
     own = [p for p in (case.lab or {}).get("packages") or {} if p in customer]
     planned = plan_lab(opened.fingerprint, Catalog.load(), bundle=bundle.resolve(),
-                       bundle_members=opened.members, packages=own)  # fmt: skip
+                       bundle_members=opened.members, packages=own,
+                       manifest=opened.manifest)  # fmt: skip
     if not with_setup:
         return f"bundle:{bundle.name}", planned
     extra = case.lab_spec(planned.base)
@@ -171,6 +172,7 @@ def case_spec(
         base=planned.base, packages={**planned.packages, **extra.packages},
         files={**planned.files, **extra.files}, services=planned.services + extra.services,
         setup=planned.setup + extra.setup, bundle=planned.bundle, folder=extra.folder,
+        withheld=planned.withheld,
     )  # fmt: skip
     return f"bundle:{bundle.name}", spec
 

@@ -16,6 +16,7 @@ from remotefix.cli._app import App, pass_app, shown
 from remotefix.cli._fleet import error_label, fleet_exit_code, sigint_notice
 from remotefix.cli._inventory_options import inventory_options
 from remotefix.collect.diagnose import DiagnoseOptions, diagnose
+from remotefix.collect.include import include_collector
 from remotefix.collect.runner import DiagnoseReport
 from remotefix.filenames import safe_name
 from remotefix.fleet import DEFAULT_FORKS, Outcome, fan_out
@@ -39,6 +40,10 @@ from remotefix.targets import Target
 @click.option("--redact-rules", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="YAML file of extra redaction patterns.")  # fmt: skip
 @click.option("--forks", type=click.IntRange(1, 256), default=DEFAULT_FORKS, show_default=True)
+@click.option(
+    "--include", "include", multiple=True, metavar="GLOB",
+    help="Also collect these files or folders (repeatable; capped, redacted; root under --sudo).",
+)  # fmt: skip
 @pass_app
 def diagnose_cmd(app: App, addresses: tuple[str, ...], **opts: Any) -> None:
     """Collect everything a case needs, redacted, into a verifiable bundle per target.
@@ -46,6 +51,7 @@ def diagnose_cmd(app: App, addresses: tuple[str, ...], **opts: Any) -> None:
     Ctrl-C stops it: hosts not started are never contacted, running collections are killed on
     the target, finished bundles are kept; exit 130.
     """
+    include_collector(opts["include"])  # a refused glob stops here, before anything connects
     targets = resolve_targets(list(addresses), opts["inventory"], opts["limit"])
     output: Path | None = opts["output"]
     states = {t.name: "queued" for t in targets}
@@ -58,6 +64,7 @@ def diagnose_cmd(app: App, addresses: tuple[str, ...], **opts: Any) -> None:
         options = DiagnoseOptions(
             profile=opts["profile"], only=opts["only"], skip=opts["skip"],
             obfuscate=opts["obfuscate"], extra_rules=opts["redact_rules"], output=dest,
+            include=opts["include"],
         )  # fmt: skip
         return diagnose(target, case=opts["case"], workspace=app.workspace, options=options)
 

@@ -52,14 +52,15 @@ def _plan(source: Path, packages: tuple[str, ...], all_packages: bool) -> LabSpe
             hint="reproduce it on a Windows VM",
         )
     bundle = source.resolve() if source.suffix != ".json" else None
-    members = open_bundle(source).members if bundle else []
+    opened = open_bundle(source) if bundle else None
     return plan_lab(
         fingerprint,
         Catalog.load(),
         bundle=bundle,
-        bundle_members=members,
+        bundle_members=opened.members if opened else [],
         packages=list(packages),
         all_packages=all_packages,
+        manifest=opened.manifest if opened else None,
     )
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from remotefix.collect.bundle import BundleIndex, default_bundle_path, safe_name
+from remotefix.collect.include import cap_total, include_collector
 from remotefix.collect.redact import DEFAULT_RULES, Redactor, load_rules
 from remotefix.collect.runner import (
     DIAGNOSE_OUTPUT_CAP,
@@ -29,6 +30,8 @@ class DiagnoseOptions:
     only: tuple[str, ...] = ()
     skip: tuple[str, ...] = ()
     obfuscate: bool = False
+    include: tuple[str, ...] = ()
+    """Files or folders of the customer's application (``--include``), capped and redacted."""
     extra_rules: Path | None = None
     output: Path | None = None
     transport_settings: dict[str, object] = field(default_factory=dict)
@@ -47,12 +50,17 @@ def diagnose(
     collectors = select_collectors(
         load_collectors(os_family), profile=options.profile, only=options.only, skip=options.skip
     )
+    extra = include_collector(options.include, profile=options.profile)
+    if extra is not None and os_family == "linux":
+        collectors.append(extra)
     redactor = make_redactor(options)
     if options.obfuscate and target.host:
         redactor.add_hostname(target.host)
     settings = {"output_cap": DIAGNOSE_OUTPUT_CAP, **options.transport_settings}
     with Session(target, case=case, workspace=workspace, transport_settings=settings) as session:
         collected = run_collectors(session, collectors, profile=options.profile)
+        items, cut = cap_total(collected.items)
+        collected = replace(collected, items=items, problems=collected.problems + cut)
         grant = session.last_grant
         retries = [redactor.redact(line.encode())[0].decode() for line in session.retries]
     dest = options.output or default_bundle_path(workspace, case, target.name, collected.started_at)

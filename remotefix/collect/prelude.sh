@@ -27,10 +27,14 @@ else
 fi
 
 # rfx_go TIMEOUT ROOT COMMAND [ARG]: run COMMAND with sh ($1 = ARG), bounded, as root if ROOT=1
-# (through sudo -n, which never prompts; directly when this already runs as root)
-[ "$(id -u 2>/dev/null)" = 0 ] && RFX_IS_ROOT=1 || RFX_IS_ROOT=
+# and root is allowed (RFX_SUDO: through sudo -n, which never prompts; directly when this already
+# runs as root); without that allowance a root item runs as this user and may be denied
+RFX_UID=$(id -u 2>/dev/null)
+[ "$RFX_UID" = 0 ] && RFX_IS_ROOT=1 || RFX_IS_ROOT=
+printf '@@RFXUID@@ %s\n' "$RFX_UID"
+RFX_SUDO=@SUDO@
 rfx_go() {
-  if [ "$2" = 1 ] && [ -z "$RFX_IS_ROOT" ]; then
+  if [ "$2" = 1 ] && [ -z "$RFX_IS_ROOT" ] && [ "$RFX_SUDO" = 1 ]; then
     sudo -n sh -c 'if command -v timeout >/dev/null 2>&1; then exec timeout -k 2 "$0" sh -c "$1" rfx "$2"; else exec sh -c "$1" rfx "$2"; fi' "$1" "$3" "${4-}"
   elif [ -n "$RFX_TO" ]; then
     timeout -k 2 "$1" sh -c "$3" rfx "${4-}"
@@ -56,6 +60,13 @@ rfx_run() {
   rfx_emit cmd "$1" $? "$s" "$3"
 }
 
+# rfx_one COLLECTOR PATH TIMEOUT CAP ROOT: one file's content
+rfx_one() {
+  rfx_now; s=$RFX_NOW
+  rfx_go "$3" "$5" 'cat -- "$1"' "$2" >"$RFX_T/o" 2>"$RFX_T/e" </dev/null
+  rfx_emit file "$1:$2" $? "$s" "$4"
+}
+
 # rfx_file COLLECTOR GLOB TIMEOUT CAP ROOT: every regular file the glob matches
 rfx_file() {
   n=0
@@ -63,9 +74,35 @@ rfx_file() {
     [ -f "$f" ] || continue
     n=$((n + 1))
     [ "$n" -le @MAX_FILES@ ] || break
-    rfx_now; s=$RFX_NOW
-    rfx_go "$3" "$5" 'cat -- "$1"' "$f" >"$RFX_T/o" 2>"$RFX_T/e" </dev/null
-    rfx_emit file "$1:$f" $? "$s" "$4"
+    rfx_one "$1" "$f" "$3" "$4" "$5"
+  done
+  if [ "$n" -eq 0 ]; then
+    : >"$RFX_T/o"; : >"$RFX_T/e"; rfx_now; rfx_emit missing "$1:$2" 0 "$RFX_NOW" 0
+  fi
+}
+
+# rfx_tree COLLECTOR GLOB TIMEOUT CAP ROOT: like rfx_file, and a folder brings its files two
+# levels deep (listed as root when root is allowed, so a private folder is listed too)
+rfx_tree() {
+  n=0
+  for d in $2; do
+    if [ -d "$d" ]; then
+      rfx_now; s=$RFX_NOW
+      rfx_go "$3" "$5" 'find "$1" -maxdepth 2 -type f' "$d" >"$RFX_T/l" 2>"$RFX_T/e" </dev/null
+      rc=$?
+      if [ "$rc" -ne 0 ] && [ ! -s "$RFX_T/l" ]; then  # a folder we may not list: say so
+        : >"$RFX_T/o"; n=$((n + 1)); rfx_emit file "$1:$d" "$rc" "$s" 4096; continue
+      fi
+    elif [ -e "$d" ]; then
+      printf '%s\n' "$d" >"$RFX_T/l"
+    else
+      : >"$RFX_T/l"
+    fi
+    while IFS= read -r f; do
+      n=$((n + 1))
+      [ "$n" -le @MAX_FILES@ ] || break 2
+      rfx_one "$1" "$f" "$3" "$4" "$5"
+    done <"$RFX_T/l"
   done
   if [ "$n" -eq 0 ]; then
     : >"$RFX_T/o"; : >"$RFX_T/e"; rfx_now; rfx_emit missing "$1:$2" 0 "$RFX_NOW" 0

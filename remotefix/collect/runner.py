@@ -21,6 +21,7 @@ from remotefix.collect.script import (
     collector_status,
     item_status,
     parse_output,
+    ran_as_root,
     render_script,
 )
 from remotefix.collect.specs import Collector
@@ -41,6 +42,8 @@ class Collected:
     problems: list[str]  # why the run is incomplete; empty when it is whole
     started_at: datetime
     ended_at: datetime
+    sudo: bool = True
+    """Whether root items could use ``sudo -n`` (False: no sudo consent, they ran as the user)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,12 +61,15 @@ def run_collectors(session: Session, collectors: list[Collector], *, profile: st
     """Run every collector in one script through the session (consent checked, audited)."""
     started = datetime.now(UTC)
     names = ",".join(c.name for c in collectors)
+    wants_root = any(c.root for c in collectors) and session.target.connection != "winrm"
+    sudo = wants_root and session.may_elevate(Scope.DIAGNOSE)
     result = session.run(
-        render_script(collectors, profile=profile),
+        render_script(collectors, profile=profile, sudo=sudo),
         scope=Scope.DIAGNOSE,
         timeout=time_budget(collectors),
         shown_as=f"remotefix collectors (profile {profile}): {names}",
         action="diagnose",
+        sudo_inside=sudo,
     )
     items, whole = parse_output(result.stdout)
     problems = []
@@ -75,7 +81,8 @@ def run_collectors(session: Session, collectors: list[Collector], *, profile: st
         )
     if result.truncated or not whole:
         problems.append("the collection output was cut short")
-    return Collected(items, problems, started, datetime.now(UTC))
+    privileged = sudo or not wants_root or ran_as_root(result.stdout)
+    return Collected(items, problems, started, datetime.now(UTC), sudo=privileged)
 
 
 def time_budget(collectors: list[Collector]) -> float:
@@ -166,7 +173,7 @@ def _manifest(
     meta: dict[str, Any],
     redactor: Redactor,
 ) -> dict[str, Any]:
-    per_collector = _collector_entries(items, collectors, entries)
+    per_collector = _collector_entries(items, collectors, entries, sudo=collected.sudo)
     problems = [redactor.redact(p.encode())[0].decode(errors="replace") for p in collected.problems]
     reasons = problems + [
         f"collector {c['name']} is {c['status']}"
@@ -192,12 +199,13 @@ def _manifest(
 
 
 def _collector_entries(
-    items: list[Item], collectors: list[Collector], entries: dict[int, list[str]]
+    items: list[Item], collectors: list[Collector], entries: dict[int, list[str]], *, sudo: bool
 ) -> list[dict[str, Any]]:
     rows = []
     for collector in collectors:
         mine = [(i, it) for i, it in enumerate(items) if it.collector == collector.name]
-        described = [_item_entry(it, entries.get(i, [])) for i, it in mine]
+        unprivileged = collector.root and not sudo
+        described = [_item_entry(it, entries.get(i, []), unprivileged) for i, it in mine]
         statuses = [d["status"] for d in described] or ["failed"]
         rows.append({
             "name": collector.name,
@@ -208,13 +216,36 @@ def _collector_entries(
     return rows
 
 
-def _item_entry(item: Item, members: list[str]) -> dict[str, Any]:
+_DENIED_WORDS = (b"permission denied", b"are you root", b"superuser", b"must be root")
+
+
+def _says_denied(item: Item) -> bool:
+    """A command that folds its errors into its output (``2>&1 || true``) and was refused."""
+    text = (item.stdout[-4096:] + item.stderr[-4096:]).lower()
+    return any(word in text for word in _DENIED_WORDS)
+
+
+def _item_entry(item: Item, members: list[str], unprivileged: bool = False) -> dict[str, Any]:
+    """A manifest row. A root item run without sudo consent is ``denied`` (``reason: no sudo
+    consent``) when it failed, was refused, or gave nothing (nothing cannot be told from not
+    allowed); one that gave something is kept, marked ``unprivileged`` (it may be partial)."""
+    status = item_status(item)
+    if (
+        unprivileged
+        and item.kind in ("cmd", "file")
+        and (status in ("denied", "failed") or _says_denied(item) or not item.stdout.strip())
+    ):
+        status = "denied"
     entry: dict[str, Any] = {
-        "kind": item.kind, "name": item.name, "status": item_status(item),
+        "kind": item.kind, "name": item.name, "status": status,
         "exit_code": item.exit_code, "duration_ms": item.duration_ms,
         "stdout_bytes": item.stdout_size, "stderr_bytes": item.stderr_size,
         "truncated": item.truncated, "members": members,
     }  # fmt: skip
-    if entry["status"] not in ("ok", "missing", "skipped") and item.stderr:
+    if status not in ("ok", "missing", "skipped") and item.stderr:
         entry["error"] = item.stderr.decode("utf-8", errors="replace")[-300:]
+    if status == "denied":
+        entry["reason"] = "no sudo consent" if unprivileged else "permission denied"
+    elif unprivileged and item.kind in ("cmd", "file"):
+        entry["unprivileged"] = True
     return entry

@@ -24,6 +24,7 @@ from remotefix.collect.specs import Collector
 
 MARKER = "@@RFX@@"
 HEADER_MARKER = "@@RFXSCRIPT@@"
+UID_MARKER = "@@RFXUID@@"
 SCRIPT_VERSION = 1
 MAX_FILES_PER_GLOB = 200
 
@@ -50,9 +51,12 @@ class Item:
         return self.stdout_size > len(self.stdout) or self.stderr_size > len(self.stderr)
 
 
-def render_script(collectors: list[Collector], *, profile: str = "custom") -> str:
+def render_script(
+    collectors: list[Collector], *, profile: str = "custom", sudo: bool = True
+) -> str:
     """The collection script for ``collectors``: POSIX sh (coreutils-like tools only), or
-    PowerShell when the collectors are Windows ones."""
+    PowerShell when the collectors are Windows ones. ``sudo=False`` never uses ``sudo`` (root
+    items run as the connecting user, and what they are denied is recorded as such)."""
     windows = bool(collectors) and all(c.os == "windows" for c in collectors)
     names = ", ".join(c.name for c in collectors)
     prelude = (_PRELUDE_PS if windows else _PRELUDE).read_text(encoding="utf-8")
@@ -63,6 +67,7 @@ def render_script(collectors: list[Collector], *, profile: str = "custom") -> st
         "MAX_FILES": MAX_FILES_PER_GLOB,
         "PROFILE": profile,
         "NAMES_CSV": ",".join(c.name for c in collectors),
+        "SUDO": 1 if sudo else 0,
     }.items():
         prelude = prelude.replace(f"@{key}@", str(value))
     parts = [prelude]
@@ -98,8 +103,9 @@ def _collector_block(c: Collector) -> str:
         f"  rfx_run {q(c.name + '/' + cmd.name)} {c.timeout} {c.max_bytes} {root} {q(cmd.run)}"
         for cmd in c.commands
     ]
+    reader = "rfx_tree" if c.folders else "rfx_file"
     body += [
-        f"  rfx_file {q(c.name)} {q(glob)} {c.timeout} {c.max_bytes} {root}" for glob in c.files
+        f"  {reader} {q(c.name)} {q(glob)} {c.timeout} {c.max_bytes} {root}" for glob in c.files
     ]
     if c.when:
         lines.append(f"if sh -c {q(c.when)} >/dev/null 2>&1 </dev/null; then")
@@ -131,6 +137,14 @@ def parse_header(data: bytes) -> ScriptHeader | None:
                 names = tuple(fields[3].split(","))
                 return ScriptHeader(int(fields[1]), fields[2], names, fields[4], os_family)
     return None
+
+
+def ran_as_root(data: bytes) -> bool:
+    """Whether the script said it ran as uid 0 (its ``@@RFXUID@@`` line)."""
+    for line in data.split(b"\n", 20)[:20]:
+        if line.startswith(UID_MARKER.encode()):
+            return line.split()[1:2] == [b"0"]
+    return False
 
 
 def parse_output(data: bytes) -> tuple[list[Item], bool]:

@@ -55,6 +55,8 @@ class Collector:
     when: str | None = None
     commands: tuple[Command, ...] = ()
     files: tuple[str, ...] = ()
+    folders: bool = False
+    """A glob naming a folder brings the files in it (``diagnose --include``)."""
 
 
 def load_collectors(os_family: str = "linux", path: Path | None = None) -> list[Collector]:

@@ -72,6 +72,7 @@ def verify(
     tooling: tuple[str, ...],
     files: dict[str, bytes],
     services: tuple[str, ...],
+    withheld: dict[str, str] | None = None,
 ) -> FidelityReport:
     """Measure the running lab behind ``session`` against the customer (or the spec)."""
     lab = quick_fingerprint(session)
@@ -85,6 +86,10 @@ def verify(
         for t in tooling
     ]
     report.items += _files(session, files)
+    report.items += [
+        Item("file", path, "missing", None, None, why)
+        for path, why in sorted((withheld or {}).items())
+    ]
     report.items += _services(session, services)
     return report
 

@@ -131,6 +131,7 @@ def up(
                 tooling=image.tooling,
                 files=files,
                 services=spec.services,
+                withheld=spec.withheld,
             )
     except BaseException:
         down(name, workspace=workspace)

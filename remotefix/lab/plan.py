@@ -99,8 +99,13 @@ def plan_lab(
     packages: list[str] | None = None,
     all_packages: bool = False,
     known: list[KnownService] | None = None,
+    manifest: dict[str, Any] | None = None,
 ) -> LabSpec:
-    """The lab spec that reproduces ``fingerprint`` as closely as a container can."""
+    """The lab spec that reproduces ``fingerprint`` as closely as a container can.
+
+    A file the customer's machine did not give whole (denied, failed, truncated: see the
+    bundle's ``manifest``) is never copied; the spec lists it as ``withheld`` with the reason.
+    """
     if is_windows(fingerprint):
         raise LabError(
             "a Windows machine is not reproducible on a Linux Docker host",
@@ -122,17 +127,39 @@ def plan_lab(
             hint="check the name with: remotefix fingerprint show BUNDLE --json",
         )
     pinned = dict(customer) if all_packages else {p: customer[p] for p in sorted(wanted)}
-    members = bundle_members or []
-    files = {}
+    not_given = withheld_members(manifest or {})
+    files, withheld = {}, {}
     for service in services:
-        for member in members:
+        for member in bundle_members or []:
             path = "/" + member.removeprefix("files/")
             if member.startswith("files/") and any(fnmatch.fnmatch(path, g) for g in service.files):
-                files[path] = f"bundle:{member}"
+                if member in not_given:
+                    withheld[path] = not_given[member]
+                else:
+                    files[path] = f"bundle:{member}"
     return LabSpec(
         base=base.key,
         packages=pinned,
         files=files,
         services=tuple(p.known.init for p in present if p.starts_in_lab),
         bundle=bundle,
+        withheld=withheld,
     )
+
+
+def withheld_members(manifest: dict[str, Any]) -> dict[str, str]:
+    """Bundle members the customer's machine did not give whole, with why (from the manifest)."""
+    out = {}
+    for collector in manifest.get("collectors") or ():
+        for item in collector.get("items") or ():
+            status = str(item.get("status", ""))
+            why = ""
+            if status == "denied":
+                why = f"denied on the customer ({item.get('reason') or 'permission denied'})"
+            elif status in ("failed", "timed_out"):
+                why = f"{status.replace('_', ' ')} on the customer"
+            elif item.get("truncated"):
+                why = "truncated on the customer (over the size cap)"
+            for member in item.get("members") or () if why else ():
+                out[str(member)] = why
+    return out

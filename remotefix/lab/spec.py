@@ -60,6 +60,8 @@ class LabSpec:
     services: tuple[str, ...] = ()
     setup: tuple[str, ...] = ()
     bundle: Path | None = None
+    withheld: dict[str, str] = field(default_factory=dict)
+    """Customer files the lab lacks because the customer's machine did not give them, and why."""
     name: str | None = None
     folder: Path = field(default_factory=Path.cwd)
     where: str = field(default="lab spec", compare=False, repr=False)
@@ -82,6 +84,8 @@ class LabSpec:
             data["setup"] = list(self.setup)
         if self.bundle:
             data["source"] = {"bundle": str(self.bundle)}
+            if self.withheld:
+                data["source"]["withheld"] = dict(sorted(self.withheld.items()))
         return data
 
 
@@ -94,6 +98,9 @@ def _problems(spec: LabSpec) -> Iterator[str]:
             yield f"packages.{_shown(name)}: not a Debian package name"
         if not _VERSION.fullmatch(version):
             yield f'packages.{_shown(name)}: version {version!r} is not a Debian version or "*"'
+    for dest, why in spec.withheld.items():
+        if not dest.startswith("/") or _CONTROL.search(dest) or _CONTROL.search(why):
+            yield f"source.withheld.{_shown(dest)}: an absolute path and a one-line reason"
     for dest, source in spec.files.items():
         path = PurePosixPath(dest)
         if not path.is_absolute() or ".." in path.parts or _CONTROL.search(dest):
@@ -141,6 +148,7 @@ def parse_spec(raw: Any, *, where: str, folder: Path) -> LabSpec:
     bundle = source.get("bundle")
     if bundle is not None and not isinstance(bundle, str):
         raise ConfigError(f"{where}: source.bundle must be a path")
+    withheld = _mapping(where, "source.withheld", source.get("withheld"))
     packages = _mapping(where, "packages", raw.get("packages"))
     files = _mapping(where, "files", raw.get("files"))
     if not all(isinstance(v, str) for v in files.values()):
@@ -152,6 +160,7 @@ def parse_spec(raw: Any, *, where: str, folder: Path) -> LabSpec:
         services=tuple(_strings(where, "services", raw.get("services"))),
         setup=tuple(_strings(where, "setup", raw.get("setup"))),
         bundle=(folder / bundle) if bundle else None,
+        withheld={str(k): str(v) for k, v in withheld.items()},
         name=str(raw["name"]) if raw.get("name") else None,
         folder=folder,
         where=where,

@@ -1,0 +1,129 @@
+"""Evidence as a realistic customer gives it: an unprivileged ``support`` login with passwordless
+sudo, root-only files, and the application's own files. Root is used only under a ``--sudo``
+grant; without it the manifest says what was denied and why, and a lab never copies it."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+
+import docker
+import pytest
+
+from remotefix.audit import AuditLog
+from remotefix.collect.bundle import read_members
+from remotefix.consent import ConsentStore, Scope
+from remotefix.sandbox import Customer
+from remotefix.workspace import Workspace
+from tests.fixtures.cli import cli_json, trust
+from tests.fixtures.docker import CustomerFactory, KeyPair
+
+pytestmark = pytest.mark.docker
+
+SECRET = "Hunter2-Evidence-99"
+SETUP = f"""
+useradd -m -s /bin/sh support
+mkdir -p /home/support/.ssh && cp /root/.ssh/authorized_keys /home/support/.ssh/
+chown -R support: /home/support/.ssh
+echo 'support ALL=(ALL) NOPASSWD:ALL' > /etc/sudoers.d/support
+mkdir -p /etc/myapp/conf.d && chmod 700 /etc/myapp
+printf 'db:\\n  host: db1\\n  password: {SECRET}\\n' > /etc/myapp/app.yml
+echo 'workers: 4' > /etc/myapp/conf.d/extra.yml
+chmod 600 /etc/ssh/sshd_config
+"""
+
+
+def _support(customer: Customer, docker_api: docker.DockerClient) -> str:
+    code, out = docker_api.containers.get(customer.name).exec_run(["sh", "-ec", SETUP])
+    assert code == 0, out
+    return f"ssh://support@{customer.host}:{customer.port}"
+
+
+def _grant(address: str, case: str, *, sudo: bool) -> None:
+    with ConsentStore(Workspace.default().ensure()) as store:
+        store.grant(case, [address], Scope.DIAGNOSE, timedelta(minutes=10),
+                    "Ann (customer IT)", "ticket", sudo=sudo)  # fmt: skip
+
+
+def _items(bundle: Path) -> dict[str, dict[str, object]]:
+    manifest = json.loads(read_members(bundle, ["manifest.json"])["manifest.json"])
+    return {f"{c['name']}/{i['name']}": i for c in manifest["collectors"] for i in c["items"]}
+
+
+def test_root_evidence_only_under_sudo_consent(
+    customer_factory: CustomerFactory, client_key: KeyPair, docker_api: docker.DockerClient,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    customer = customer_factory()
+    address = _support(customer, docker_api)
+    trust(customer)
+    target = f"{address}?identity_file={client_key.private}"
+
+    _grant(address, "C-NOSUDO", sudo=False)
+    plain = tmp_path / "plain.tar.gz"
+    code, out = cli_json("diagnose", target, "--case", "C-NOSUDO", "--include", "/etc/myapp",
+                         "-o", str(plain))  # fmt: skip
+    assert code == 0, out
+    items = _items(plain)
+    assert items["include//etc/myapp"]["status"] == "denied"
+    assert items["include//etc/myapp"]["reason"] == "no sudo consent"
+    assert items["apt/dpkg-audit"]["reason"] == "no sudo consent"
+    assert items["ssh-config//etc/ssh/sshd_config"]["status"] == "denied"
+    records = [r for r in AuditLog(Workspace.default()).records("C-NOSUDO")]
+    assert not any(r.get("elevated") for r in records)
+
+    code, spec = cli_json("lab", "plan", str(plain))
+    assert code == 0, spec
+    assert "/etc/ssh/sshd_config" not in (spec.get("files") or {})
+    assert "denied on the customer" in spec["source"]["withheld"]["/etc/ssh/sshd_config"]
+
+    _grant(address, "C-SUDO", sudo=True)
+    full = tmp_path / "full.tar.gz"
+    code, out = cli_json("diagnose", target, "--case", "C-SUDO", "--include", "/etc/myapp",
+                         "-o", str(full))  # fmt: skip
+    assert code == 0, out
+    items = _items(full)
+    assert items["include//etc/myapp/app.yml"]["status"] == "ok"
+    assert items["include//etc/myapp/conf.d/extra.yml"]["status"] == "ok"
+    assert items["apt/dpkg-audit"]["status"] == "ok"
+    app = read_members(full, ["files/etc/myapp/app.yml"])["files/etc/myapp/app.yml"]
+    assert b"host: db1" in app and SECRET.encode() not in app
+    diagnose = [r for r in AuditLog(Workspace.default()).records("C-SUDO")
+                if r["action"] == "diagnose"]  # fmt: skip
+    assert diagnose and all(r["elevated"] for r in diagnose)
+
+
+@pytest.mark.slow
+def test_a_lab_from_a_bundle_never_claims_a_denied_file(
+    customer_factory: CustomerFactory, client_key: KeyPair, docker_api: docker.DockerClient,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    customer = customer_factory()
+    address = _support(customer, docker_api)
+    trust(customer)
+    _grant(address, "C-LAB", sudo=False)
+    bundle = tmp_path / "b.tar.gz"
+    code, out = cli_json("diagnose", f"{address}?identity_file={client_key.private}",
+                         "--case", "C-LAB", "--profile", "quick", "--only", "ssh-config",
+                         "--only", "os", "--only", "packages", "--only", "services",
+                         "-o", str(bundle))  # fmt: skip
+    assert code == 0, out
+    spec = tmp_path / "lab.yaml"
+    assert cli_json("lab", "plan", str(bundle), "-o", str(spec))[0] == 0
+    code, lab = cli_json("lab", "up", str(spec), "--case", "C-LAB")
+    assert code == 0, lab
+    try:
+        items = {(i["kind"], i["name"]): i for i in lab["fidelity"]["items"]}
+        row = items[("file", "/etc/ssh/sshd_config")]
+        assert row["status"] == "missing" and "denied on the customer" in row["note"]
+    finally:
+        assert cli_json("lab", "down", lab["name"])[0] == 0
+
+
+def test_include_that_reaches_the_whole_disk_is_refused_before_connecting() -> None:
+    for glob in ("/", "/*", "/etc", "/proc/1/environ", "relative/path", "/etc/../root"):
+        code, out = cli_json("diagnose", "ssh://root@127.0.0.1:1", "--case", "C-INC",
+                             "--include", glob)  # fmt: skip
+        assert code == 3, (glob, out)
+    assert not Workspace.default().audit_log.exists()  # nothing was attempted
