@@ -10,12 +10,14 @@ from rich.markup import escape
 from rich.table import Table
 
 from remotefix.cli._app import App, pass_app
-from remotefix.collect.bundle import BundleIndex, extract_bundle, open_bundle, verify_bundle
+from remotefix.collect.bundle import BundleIndex, open_bundle, verify_bundle
+from remotefix.collect.bundle_extract import extract_bundle
 from remotefix.collect.diagnose import DiagnoseOptions
 from remotefix.collect.offline import import_output
 from remotefix.errors import BundleError
 
 _EXISTING = click.Path(exists=True, dir_okay=False, path_type=Path)
+_BUNDLE = click.Path(path_type=Path)  # opening it names a missing or unreadable file in one line
 
 
 @click.group()
@@ -24,7 +26,7 @@ def bundle() -> None:
 
 
 @bundle.command("verify")
-@click.argument("path", type=_EXISTING)
+@click.argument("path", type=_BUNDLE)
 @pass_app
 def verify(app: App, path: Path) -> None:
     """Check every member's sha256 and size against the manifest."""
@@ -44,7 +46,7 @@ def verify(app: App, path: Path) -> None:
 
 
 @bundle.command("show")
-@click.argument("path", type=_EXISTING)
+@click.argument("path", type=_BUNDLE)
 @pass_app
 def show(app: App, path: Path) -> None:
     """Summarise a bundle: target, case, collectors, redactions, completeness."""
@@ -72,11 +74,11 @@ def show(app: App, path: Path) -> None:
 
 
 @bundle.command("extract")
-@click.argument("path", type=_EXISTING)
+@click.argument("path", type=_BUNDLE)
 @click.option("-d", "--dest", type=click.Path(file_okay=False, path_type=Path), required=True)
 @pass_app
 def extract(app: App, path: Path, dest: Path) -> None:
-    """Extract safely (no traversal, absolute paths, escaping links or devices)."""
+    """Verify, then extract into a new or empty folder (regular files only, never outside it)."""
     names = extract_bundle(path, dest)
     app.emit({"dest": str(dest), "members": names},
              lambda: app.out.print(f"{len(names)} members extracted to {dest}"))  # fmt: skip

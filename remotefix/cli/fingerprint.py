@@ -14,15 +14,22 @@ from remotefix.collect.bundle import open_bundle
 from remotefix.errors import BundleError
 from remotefix.fingerprint import diff_fingerprints
 
+_SOURCE = click.Path(path_type=Path)  # a missing file is reported by the reader, in one line
+
 
 def load_fingerprint(path: Path) -> dict[str, Any]:
     """A fingerprint from a bundle (``.tar.gz``) or a ``fingerprint.json`` file."""
-    if path.suffix == ".json":
-        try:
-            return dict(json.loads(path.read_text(encoding="utf-8")))
-        except (OSError, ValueError) as exc:
-            raise BundleError(f"cannot read fingerprint {path}: {exc}") from exc
-    return open_bundle(path).fingerprint
+    if path.suffix != ".json":
+        return open_bundle(path).fingerprint
+    try:
+        data = json.loads(path.read_bytes())
+    except OSError as exc:
+        raise BundleError(f"cannot read fingerprint {path}: {exc.strerror}") from exc
+    except ValueError as exc:
+        raise BundleError(f"{path} is not valid JSON ({exc})") from exc
+    if not isinstance(data, dict):
+        raise BundleError(f"{path} is not a fingerprint (a JSON object)")
+    return data
 
 
 @click.group()
@@ -31,7 +38,7 @@ def fingerprint() -> None:
 
 
 @fingerprint.command("show")
-@click.argument("source", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("source", type=_SOURCE)
 @pass_app
 def show(app: App, source: Path) -> None:
     """Summarise one fingerprint."""
@@ -52,8 +59,8 @@ def show(app: App, source: Path) -> None:
 
 
 @fingerprint.command("diff")
-@click.argument("a", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.argument("b", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("a", type=_SOURCE)
+@click.argument("b", type=_SOURCE)
 @pass_app
 def diff(app: App, a: Path, b: Path) -> None:
     """What differs from A to B: OS, fields, packages, services."""
