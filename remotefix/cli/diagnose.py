@@ -15,6 +15,7 @@ from rich.table import Table
 from remotefix.cli._app import App, pass_app
 from remotefix.collect.bundle import safe_name
 from remotefix.collect.diagnose import DiagnoseOptions, diagnose
+from remotefix.collect.obfuscate import bundle_stem
 from remotefix.collect.runner import DiagnoseReport
 from remotefix.fleet import DEFAULT_FORKS, Outcome, fan_out
 from remotefix.inventory import resolve_targets
@@ -49,7 +50,7 @@ def diagnose_cmd(app: App, addresses: tuple[str, ...], **opts: Any) -> None:
     def work(target: Target) -> DiagnoseReport:
         with lock:
             states[target.name] = "collecting"
-        dest = _destination(output, target, many=len(targets) > 1)
+        dest = _destination(output, target, many=len(targets) > 1, obfuscate=opts["obfuscate"])
         options = DiagnoseOptions(
             profile=opts["profile"], only=opts["only"], skip=opts["skip"],
             obfuscate=opts["obfuscate"], extra_rules=opts["redact_rules"], output=dest,
@@ -63,11 +64,13 @@ def diagnose_cmd(app: App, addresses: tuple[str, ...], **opts: Any) -> None:
         raise click.exceptions.Exit(max(o.error.exit_code for o in failed if o.error))
 
 
-def _destination(output: Path | None, target: Target, *, many: bool) -> Path | None:
+def _destination(
+    output: Path | None, target: Target, *, many: bool, obfuscate: bool
+) -> Path | None:
     if output is None:
         return None
     if many or output.is_dir():
-        return output / f"{safe_name(target.name)}.tar.gz"
+        return output / f"{safe_name(bundle_stem(target.name, obfuscate=obfuscate))}.tar.gz"
     return output
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from remotefix.collect.bundle import BundleIndex, default_bundle_path, safe_name
+from remotefix.collect.obfuscate import bundle_stem
 from remotefix.collect.redact import DEFAULT_RULES, Redactor, load_rules
 from remotefix.collect.runner import (
     DIAGNOSE_OUTPUT_CAP,
@@ -48,13 +49,15 @@ def diagnose(
         load_collectors(os_family), profile=options.profile, only=options.only, skip=options.skip
     )
     redactor = make_redactor(options)
-    if options.obfuscate and target.host:
-        redactor.add_hostname(target.host)
+    for name in (target.host, target.name) if options.obfuscate else ():
+        redactor.add_hostname(name)
+    redactor.add_username(target.user or "")
     settings = {"output_cap": DIAGNOSE_OUTPUT_CAP, **options.transport_settings}
     with Session(target, case=case, workspace=workspace, transport_settings=settings) as session:
         collected = run_collectors(session, collectors, profile=options.profile)
         grant = session.last_grant
-    dest = options.output or default_bundle_path(workspace, case, target.name, collected.started_at)
+    stem = bundle_stem(target.name, obfuscate=options.obfuscate)
+    dest = options.output or default_bundle_path(workspace, case, stem, collected.started_at)
     meta = {
         "case": case,
         "target": {"name": target.name, "address": target.address, "connection": target.connection},
