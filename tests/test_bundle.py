@@ -221,10 +221,13 @@ def _reg(name: str, data: bytes) -> tuple[tarfile.TarInfo, bytes]:
 
 @pytest.mark.parametrize(("name", "problem"), [
     ("a\\..\\..\\b", "backslash"), ("a\x1b[31mb", "control character"), ("./a", "normalised"),
-    ("x" * 300, "longer than"), ("a/../b", "'..'"),
+    ("x" * 300, "longer than"), ("d/" * 600 + "f", "longer than"), ("a/../b", "'..'"),
+    ("/etc/cron.d/x", "absolute"), ("a\x00b", "control character"),
 ])  # fmt: skip
 def test_reading_refuses_unsafe_names(tmp_path: Path, name: str, problem: str) -> None:
-    bad = _tar_gz(tmp_path / "n.tar.gz", [_reg(name, b"x"), _reg("manifest.json", b"{}")])
+    member = _info("placeholder")
+    member.pax_headers = {"path": name}  # a PAX record carries any name, NUL included
+    bad = _tar_gz(tmp_path / "n.tar.gz", [(member, b"x"), _reg("manifest.json", b"{}")])
     with pytest.raises(BundleError, match=problem):
         open_bundle(bad)
     with pytest.raises(BundleError, match=problem):
