@@ -427,3 +427,14 @@ def test_verify_streams_a_compression_bomb_in_little_memory(tmp_path: Path) -> N
                          text=True, check=True)  # fmt: skip
     peak_kib = int(out.stdout.strip())
     assert peak_kib < 150 * 1024, f"peak RSS {peak_kib} KiB verifying a {size >> 20} MiB member"
+
+
+def test_show_survives_a_consistent_but_hand_made_manifest(tmp_path: Path) -> None:
+    odd = {**MANIFEST, "target": "[red]web1", "collectors": [1, {"name": "[bold]x", "items": 3}],
+           "redaction": [], "incomplete_reasons": "[blink]no"}  # fmt: skip
+    with BundleWriter(tmp_path / "odd.tar.gz") as writer:
+        path = writer.commit(odd, {"os": ["debian"], "packages": 5, "hostname": "[red]h"})
+    for command in (["bundle", "show"], ["fingerprint", "show"]):
+        result = CliRunner().invoke(cli, [*command, str(path)])
+        assert result.exit_code == 0, result.output
+    assert "[red]h" in result.output  # printed as text, never as markup

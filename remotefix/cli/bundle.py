@@ -54,23 +54,38 @@ def show(app: App, path: Path) -> None:
     m, fp = opened.manifest, opened.fingerprint
 
     def render() -> None:
-        target = m.get("target") or {}
-        app.out.print(f"case {escape(str(m.get('case')))}, target {escape(str(target.get('name')))}"
-                      f" ({target.get('connection')}), profile {m.get('profile')}")  # fmt: skip
-        packages = len(fp.get("packages", {}))
-        os_name = fp.get("os", {}).get("pretty_name")
-        app.out.print(f"os {os_name}, {packages} packages, consent {m.get('consent_id')}")
+        target = _obj(m.get("target"))
+        case, name = _text(m.get("case")), _text(target.get("name"))
+        connection, profile = _text(target.get("connection")), _text(m.get("profile"))
+        app.out.print(f"case {case}, target {name} ({connection}), profile {profile}")
+        packages = len(_obj(fp.get("packages")))
+        os_name = _text(_obj(fp.get("os")).get("pretty_name"))
+        app.out.print(f"os {os_name}, {packages} packages, consent {_text(m.get('consent_id'))}")
         table = Table("collector", "status", "ms", "items")
-        for c in m.get("collectors", []):
-            table.add_row(c["name"], c["status"], str(c["duration_ms"]), str(len(c["items"])))
+        for c in map(_obj, _list(m.get("collectors"))):
+            table.add_row(_text(c.get("name")), _text(c.get("status")),
+                          _text(c.get("duration_ms")), str(len(_list(c.get("items")))))  # fmt: skip
         app.out.print(table)
-        app.out.print(f"redactions: {m.get('redaction', {}).get('total', 0)}")
+        app.out.print(f"redactions: {_text(_obj(m.get('redaction')).get('total', 0))}")
         state = "[yellow]INCOMPLETE[/]" if m.get("incomplete") else "[green]complete[/]"
         app.out.print(state)
-        for reason in m.get("incomplete_reasons", []):
-            app.out.print(f"  {escape(reason)}")
+        for reason in _list(m.get("incomplete_reasons")):
+            app.out.print(f"  {_text(reason)}")
 
     app.emit({"manifest": m, "fingerprint": fp}, render)
+
+
+def _obj(value: Any) -> dict[str, Any]:
+    """A manifest value that should be an object (a verified bundle may still be hand-made)."""
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _text(value: Any) -> str:
+    return escape(str(value))
 
 
 @bundle.command("extract")

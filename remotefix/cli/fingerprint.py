@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from rich.markup import escape
 from rich.table import Table
 
 from remotefix.cli._app import App, pass_app
@@ -45,17 +46,21 @@ def show(app: App, source: Path) -> None:
     fp = load_fingerprint(source)
 
     def render() -> None:
-        os_ = fp.get("os", {})
+        os_ = fp.get("os") if isinstance(fp.get("os"), dict) else {}
         for key, value in (
             ("os", os_.get("pretty_name")), ("version", os_.get("version")),
             ("kernel", fp.get("kernel")), ("arch", fp.get("arch")),
             ("hostname", fp.get("hostname")), ("init", fp.get("init")),
-            ("container", fp.get("container")), ("packages", len(fp.get("packages", {}))),
-            ("services", len(fp.get("services", []))), ("versions", fp.get("versions")),
+            ("container", fp.get("container")), ("packages", _count(fp.get("packages"))),
+            ("services", _count(fp.get("services"))), ("versions", fp.get("versions")),
         ):  # fmt: skip
-            app.out.print(f"{key:>10}  {value}")
+            app.out.print(f"{key:>10}  {escape(str(value))}")
 
     app.emit(fp, render)
+
+
+def _count(value: Any) -> int:
+    return len(value) if isinstance(value, dict | list) else 0
 
 
 @fingerprint.command("diff")
