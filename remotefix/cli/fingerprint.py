@@ -72,17 +72,17 @@ def diff(app: App, a: Path, b: Path) -> None:
     delta = diff_fingerprints(load_fingerprint(a), load_fingerprint(b))
 
     def render() -> None:
-        table = Table("what", "name", str(a.name), str(b.name))
-        for key, (old, new) in {**delta["os"], **delta["fields"]}.items():
-            table.add_row("field", key, str(old), str(new))
+        table = Table("what", "name", escape(a.name), escape(b.name))
+        rows = [
+            ("field", k, old, new) for k, (old, new) in {**delta["os"], **delta["fields"]}.items()
+        ]
         for section in ("packages", "services"):
             part = delta[section]
-            for name, value in part["added"].items():
-                table.add_row(f"{section} +", name, "", value)
-            for name, value in part["removed"].items():
-                table.add_row(f"{section} -", name, value, "")
-            for name, (old, new) in part["changed"].items():
-                table.add_row(f"{section} ~", name, old, new)
+            rows += [(f"{section} +", name, "", value) for name, value in part["added"].items()]
+            rows += [(f"{section} -", name, value, "") for name, value in part["removed"].items()]
+            rows += [(f"{section} ~", n, old, new) for n, (old, new) in part["changed"].items()]
+        for row in rows:
+            table.add_row(*(escape(str(cell)) for cell in row))
         app.out.print(table if table.row_count else "no differences")
 
     app.emit(delta, render)
