@@ -53,6 +53,7 @@ def test_host_names_users_and_people_are_learned_from_what_was_collected() -> No
         _item("cmd", "hostname", "web1\n"),
         _item("file", "/etc/hosts", "127.0.0.1 localhost\n10.0.0.9 db1.corp.example db1 # x\n"),
         _item("file", "/etc/passwd", PASSWD),
+        _item("file", "/etc/resolv.conf", "nameserver 10.0.0.2\nsearch office.acme.test lan\n"),
         _item("cmd", "dpkg", "ii \tgit\t1:2.39.2-1\tamd64\nii \tdebianutils\t5.7\tamd64\n"),
         _item("file", "/etc/os-release", 'ID=debian\nVERSION_CODENAME="bookworm"\n'),
     ]
@@ -60,12 +61,12 @@ def test_host_names_users_and_people_are_learned_from_what_was_collected() -> No
     out = o.apply(
         b"WEB1.customer.example web1 mail.customer.example db1 DB1.corp.example localhost\n"
         b"alice /home/alice Alice Liddell wrote to Liddell; root git debian bookworm\n"
-        b"/etc/cron.d/alice-backup web1-old\n"
+        b"/etc/cron.d/alice-backup web1-old printer.office.acme.test\n"
     )
     assert out == (
         b"host-1 host-2 mail.domain-1 host-4 host-3 localhost\n"
         b"user-1 /home/user-1 person-1 wrote to person-2; root git debian bookworm\n"
-        b"/etc/cron.d/user-1-backup host-2-old\n"
+        b"/etc/cron.d/user-1-backup host-2-old printer.domain-3\n"
     )
     assert o.mapping["person-1"] == "Alice Liddell" and o.mapping["domain-1"] == "customer.example"
 

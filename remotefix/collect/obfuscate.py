@@ -2,14 +2,15 @@
 
 Addresses are found by pattern: IPv4 (``ip-N``), IPv6 (``ip6-N``) and MAC (``mac-N``); loopback,
 unspecified, multicast and link-local values identify nobody and stay. Names are learned: the
-target's host and user, what the machine calls itself (``hostname``, ``/etc/hosts``, Windows'
-``CSName``/``Domain``), its people (``/etc/passwd`` users from uid 1000, and their full names from
-the GECOS field). A host name is learned whole, as its short name and as its domain (``host-N``,
-``domain-N``); users become ``user-N``, full names and their words ``person-N``. Names match
-case-insensitively between non-word characters (``alice-backup`` becomes ``user-1-backup``),
-everywhere: content, member names, the manifest; the bundle's file name is random
-(``bundle_stem``). Words the bundle needs to stay readable (package names, the distribution's
-ids, ``localhost``, ``root``…) are never learned. The map back stays with the engineer.
+target's host and user, what the machine calls itself (``hostname``, ``/etc/hosts``, the
+resolver's search domains, Windows' ``CSName``/``Domain``), its people (``/etc/passwd`` users
+from uid 1000, and their full names from the GECOS field). A host name is learned whole, as its
+short name and as its domain (``host-N``, ``domain-N``); users become ``user-N``, full names and
+their words ``person-N``. Names match case-insensitively between non-word characters
+(``alice-backup`` becomes ``user-1-backup``), everywhere: content, member names, the manifest;
+the bundle's file name is random (``bundle_stem``). Words the bundle needs to stay readable
+(package names, the distribution's ids, ``localhost``, ``root``…) are never learned. The map
+back stays with the engineer.
 """
 
 from __future__ import annotations
@@ -173,6 +174,11 @@ def learn_identities(obfuscator: Obfuscator, items: Iterable[_Item]) -> None:
             _learn_hosts_file(obfuscator, text)
         elif item.kind == "file" and item.name == "/etc/passwd":
             _learn_passwd(obfuscator, text)
+        elif item.kind == "file" and item.name == "/etc/resolv.conf":
+            for line in text.splitlines():
+                key, *domains = line.split("#", 1)[0].split() or [""]
+                for domain in domains if key in ("search", "domain") else ():
+                    obfuscator.learn(domain.rstrip("."), "domain")
         elif item.kind == "cmd" and item.name in ("os", "computer"):  # Windows (JSON)
             _learn_windows(obfuscator, text)
 
