@@ -141,7 +141,9 @@ def _open(path: Path) -> IO[bytes]:
     try:
         return Path(path).open("rb")
     except OSError as exc:
-        raise BundleError(f"cannot read bundle {path}: {exc.strerror}") from exc
+        raise BundleError(
+            f"cannot read bundle {path}: {exc.strerror}", hint="check the path"
+        ) from exc
 
 
 def _walk(tar: tarfile.TarFile, path: Path, limits: Limits, sink: Sink | None) -> Scan:
