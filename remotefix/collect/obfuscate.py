@@ -87,10 +87,14 @@ class Obfuscator:
         if raw.lower() in self._placeholders:
             return
         self._placeholder(raw, kind, key=raw.lower())
-        names = sorted((v for v, p in self._placeholders.items() if _is_name(p)), key=len,
-                       reverse=True)  # fmt: skip
-        alternatives = b"|".join(re.escape(n) for n in names)
-        self._names = re.compile(rb"(?<!\w)(?:" + alternatives + rb")(?!\w)", re.I)
+        self._names = None  # compiled again, once, at the next apply
+
+    def _names_pattern(self) -> re.Pattern[bytes] | None:
+        if self._names is None:
+            names = [v for v, p in self._placeholders.items() if _is_name(p)]
+            if names:
+                self._names = re.compile(rb"(?<!\w)" + _trie(names) + rb"(?!\w)", re.I)
+        return self._names
 
     def _placeholder(self, value: bytes, kind: str, *, key: bytes | None = None) -> bytes:
         key = value if key is None else key
@@ -105,8 +109,9 @@ class Obfuscator:
         data = _IPV6.sub(self._ipv6, data)
         data = _MAC.sub(self._mac, data)
         data = _IPV4.sub(self._ipv4, data)
-        if self._names is not None:
-            data = self._names.sub(lambda m: self._placeholders[m.group(0).lower()], data)
+        names = self._names_pattern()
+        if names is not None:
+            data = names.sub(lambda m: self._placeholders[m.group(0).lower()], data)
         return data
 
     def text(self, value: str) -> str:
@@ -143,6 +148,26 @@ class Obfuscator:
     def _mac(self, match: re.Match[bytes]) -> bytes:
         value = match.group(0)
         return value if value.lower() in _KEEP_MAC else self._placeholder(value.lower(), "mac")
+
+
+def _trie(words: list[bytes]) -> bytes:
+    """One regex for many words, as a trie: matching costs the length of a word, not their
+    number, and the longest word wins (``web1.customer.example`` before ``web1``)."""
+    root: dict[bytes, Any] = {}
+    for word in words:
+        node = root
+        for byte in word:
+            node = node.setdefault(bytes([byte]), {})
+        node[b""] = {}
+    return _trie_node(root)
+
+
+def _trie_node(node: dict[bytes, Any]) -> bytes:
+    branches = [re.escape(key) + _trie_node(child) for key, child in node.items() if key]
+    if not branches:
+        return b""
+    body = branches[0] if len(branches) == 1 else b"(?:" + b"|".join(branches) + b")"
+    return b"(?:" + body + b")?" if b"" in node else body
 
 
 def _is_name(placeholder: bytes) -> bool:
