@@ -10,12 +10,14 @@ from rich.markup import escape
 from rich.table import Table
 
 from remotefix.cli._app import App, pass_app
-from remotefix.collect.bundle import BundleIndex, extract_bundle, open_bundle, verify_bundle
+from remotefix.collect.bundle import BundleIndex, open_bundle, verify_bundle
+from remotefix.collect.bundle_extract import extract_bundle
 from remotefix.collect.diagnose import DiagnoseOptions
 from remotefix.collect.offline import import_output
 from remotefix.errors import BundleError
 
 _EXISTING = click.Path(exists=True, dir_okay=False, path_type=Path)
+_BUNDLE = click.Path(path_type=Path)  # opening it names a missing or unreadable file in one line
 
 
 @click.group()
@@ -24,7 +26,7 @@ def bundle() -> None:
 
 
 @bundle.command("verify")
-@click.argument("path", type=_EXISTING)
+@click.argument("path", type=_BUNDLE)
 @pass_app
 def verify(app: App, path: Path) -> None:
     """Check every member's sha256 and size against the manifest."""
@@ -44,7 +46,7 @@ def verify(app: App, path: Path) -> None:
 
 
 @bundle.command("show")
-@click.argument("path", type=_EXISTING)
+@click.argument("path", type=_BUNDLE)
 @pass_app
 def show(app: App, path: Path) -> None:
     """Summarise a bundle: target, case, collectors, redactions, completeness."""
@@ -52,31 +54,46 @@ def show(app: App, path: Path) -> None:
     m, fp = opened.manifest, opened.fingerprint
 
     def render() -> None:
-        target = m.get("target") or {}
-        app.out.print(f"case {escape(str(m.get('case')))}, target {escape(str(target.get('name')))}"
-                      f" ({target.get('connection')}), profile {m.get('profile')}")  # fmt: skip
-        packages = len(fp.get("packages", {}))
-        os_name = fp.get("os", {}).get("pretty_name")
-        app.out.print(f"os {os_name}, {packages} packages, consent {m.get('consent_id')}")
+        target = _obj(m.get("target"))
+        case, name = _text(m.get("case")), _text(target.get("name"))
+        connection, profile = _text(target.get("connection")), _text(m.get("profile"))
+        app.out.print(f"case {case}, target {name} ({connection}), profile {profile}")
+        packages = len(_obj(fp.get("packages")))
+        os_name = _text(_obj(fp.get("os")).get("pretty_name"))
+        app.out.print(f"os {os_name}, {packages} packages, consent {_text(m.get('consent_id'))}")
         table = Table("collector", "status", "ms", "items")
-        for c in m.get("collectors", []):
-            table.add_row(c["name"], c["status"], str(c["duration_ms"]), str(len(c["items"])))
+        for c in map(_obj, _list(m.get("collectors"))):
+            table.add_row(_text(c.get("name")), _text(c.get("status")),
+                          _text(c.get("duration_ms")), str(len(_list(c.get("items")))))  # fmt: skip
         app.out.print(table)
-        app.out.print(f"redactions: {m.get('redaction', {}).get('total', 0)}")
+        app.out.print(f"redactions: {_text(_obj(m.get('redaction')).get('total', 0))}")
         state = "[yellow]INCOMPLETE[/]" if m.get("incomplete") else "[green]complete[/]"
         app.out.print(state)
-        for reason in m.get("incomplete_reasons", []):
-            app.out.print(f"  {escape(reason)}")
+        for reason in _list(m.get("incomplete_reasons")):
+            app.out.print(f"  {_text(reason)}")
 
     app.emit({"manifest": m, "fingerprint": fp}, render)
 
 
+def _obj(value: Any) -> dict[str, Any]:
+    """A manifest value that should be an object (a verified bundle may still be hand-made)."""
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _text(value: Any) -> str:
+    return escape(str(value))
+
+
 @bundle.command("extract")
-@click.argument("path", type=_EXISTING)
+@click.argument("path", type=_BUNDLE)
 @click.option("-d", "--dest", type=click.Path(file_okay=False, path_type=Path), required=True)
 @pass_app
 def extract(app: App, path: Path, dest: Path) -> None:
-    """Extract safely (no traversal, absolute paths, escaping links or devices)."""
+    """Verify, then extract into a new or empty folder (regular files only, never outside it)."""
     names = extract_bundle(path, dest)
     app.emit({"dest": str(dest), "members": names},
              lambda: app.out.print(f"{len(names)} members extracted to {dest}"))  # fmt: skip

@@ -17,6 +17,7 @@ from remotefix.cli._fleet import error_label, fleet_exit_code, sigint_notice
 from remotefix.cli._inventory_options import inventory_options
 from remotefix.collect.diagnose import DiagnoseOptions, diagnose
 from remotefix.collect.include import include_collector
+from remotefix.collect.obfuscate import bundle_stem
 from remotefix.collect.runner import DiagnoseReport
 from remotefix.filenames import safe_name
 from remotefix.fleet import DEFAULT_FORKS, Outcome, fan_out
@@ -60,7 +61,7 @@ def diagnose_cmd(app: App, addresses: tuple[str, ...], **opts: Any) -> None:
     def work(target: Target) -> DiagnoseReport:
         with lock:
             states[target.name] = "collecting"
-        dest = _destination(output, target, many=len(targets) > 1)
+        dest = _destination(output, target, many=len(targets) > 1, obfuscate=opts["obfuscate"])
         options = DiagnoseOptions(
             profile=opts["profile"], only=opts["only"], skip=opts["skip"],
             obfuscate=opts["obfuscate"], extra_rules=opts["redact_rules"], output=dest,
@@ -75,11 +76,13 @@ def diagnose_cmd(app: App, addresses: tuple[str, ...], **opts: Any) -> None:
         raise click.exceptions.Exit(fleet_exit_code(failed))
 
 
-def _destination(output: Path | None, target: Target, *, many: bool) -> Path | None:
+def _destination(
+    output: Path | None, target: Target, *, many: bool, obfuscate: bool
+) -> Path | None:
     if output is None:
         return None
     if many or output.is_dir():
-        return output / f"{safe_name(target.name)}.tar.gz"
+        return output / f"{safe_name(bundle_stem(target.name, obfuscate=obfuscate))}.tar.gz"
     return output
 
 

@@ -3,8 +3,9 @@ that lists every member's sha256 and size.
 
 Writing is atomic (a temporary file in the destination folder, renamed on commit), so an
 interrupted run leaves no half bundle. Members are reproducible (fixed owner, mode and mtime).
-Extraction refuses traversal, absolute paths, escaping links and device files (tarfile's
-``data`` filter), checking every member before the first byte is written.
+Reading goes through ``open_bundle`` only: one streaming pass (``bundle_scan``) refuses anything
+but regular files with safe, unique names, within size limits, and the whole bundle must match
+its manifest before any of it is used.
 """
 
 from __future__ import annotations
@@ -17,20 +18,30 @@ import json
 import os
 import tarfile
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
 from filelock import FileLock
 
+from remotefix.collect.bundle_scan import (
+    DEFAULT_LIMITS,
+    FINGERPRINT,
+    MANIFEST,
+    Limits,
+    Write,
+    json_object,
+    name_problem,
+    problems,
+    scan,
+    verified,
+)
 from remotefix.errors import BundleError
 from remotefix.filenames import safe_name
 from remotefix.workspace import Workspace
-
-MANIFEST = "manifest.json"
-FINGERPRINT = "fingerprint.json"
 
 
 def _json_bytes(data: Any) -> bytes:
@@ -38,9 +49,9 @@ def _json_bytes(data: Any) -> bytes:
 
 
 def _check_arcname(name: str) -> str:
-    path = PurePosixPath(name)
-    if not name or path.is_absolute() or ".." in path.parts or name != str(path):
-        raise BundleError(f"refusing bundle member name {name!r}")
+    problem = name_problem(name)
+    if problem:
+        raise BundleError(f"refusing bundle member name {name!r}: {problem}")
     return name
 
 
@@ -126,59 +137,58 @@ class BundleWriter:
 
 @dataclass(frozen=True, slots=True)
 class Bundle:
-    """A bundle's manifest and fingerprint, read without extracting anything."""
+    """A verified bundle: its manifest, fingerprint, member names and the members asked for."""
 
     path: Path
     manifest: dict[str, Any]
     fingerprint: dict[str, Any]
     members: list[str] = field(default_factory=list)
+    contents: dict[str, bytes] = field(default_factory=dict)
 
 
-def _open_tar(path: Path) -> tarfile.TarFile:
-    try:
-        return tarfile.open(path, mode="r:gz")
-    except (OSError, tarfile.TarError, EOFError) as exc:
-        raise BundleError(f"{path} is not a readable bundle (tar.gz): {exc}") from exc
-
-
-def _read_member(tar: tarfile.TarFile, name: str, path: Path) -> bytes:
-    try:
-        handle = tar.extractfile(name)
-    except KeyError:
-        handle = None
-    if handle is None:
-        raise BundleError(f"{path} has no {name}: not a remotefix bundle, or damaged")
-    return handle.read()
-
-
-def _read_json(tar: tarfile.TarFile, name: str, path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(_read_member(tar, name, path))
-    except ValueError as exc:
-        raise BundleError(f"{path}: {name} is not valid JSON ({exc})") from exc
-    if not isinstance(data, dict):
-        raise BundleError(f"{path}: {name} is not a JSON object")
-    return data
-
-
-def open_bundle(path: Path) -> Bundle:
-    """Read a bundle's manifest and fingerprint (``BundleError`` when it is not one)."""
-    with _open_tar(path) as tar:
-        try:
-            members = tar.getnames()
-        except (OSError, tarfile.TarError, EOFError) as exc:
-            raise BundleError(f"{path} is damaged: {exc}") from exc
-        manifest = _read_json(tar, MANIFEST, path)
-        fingerprint = _read_json(tar, FINGERPRINT, path)
-    if manifest.get("format") != "remotefix-bundle":
-        raise BundleError(f"{path}: manifest.json is not a remotefix bundle manifest")
-    return Bundle(Path(path), manifest, fingerprint, members)
+def open_bundle(path: Path, *, read: Iterable[str] = (), limits: Limits = DEFAULT_LIMITS) -> Bundle:
+    """The one way in: the whole bundle is checked against its manifest before any of it is
+    returned (``BundleError`` naming the first bad member); ``read`` members come back in
+    ``contents`` (those the bundle holds), read in the same pass."""
+    keep = _Keep({FINGERPRINT, *read}, limits.kept_bytes, path)
+    found = verified(path, limits, keep)
+    fingerprint = json_object(keep.take(FINGERPRINT), FINGERPRINT, path)
+    return Bundle(Path(path), found.manifest, fingerprint, list(found.names), keep.data(read))
 
 
 def read_members(path: Path, names: list[str]) -> dict[str, bytes]:
-    """The contents of some members of a bundle (``BundleError`` naming the first missing one)."""
-    with _open_tar(path) as tar:
-        return {name: _read_member(tar, name, path) for name in names}
+    """The contents of some members of a verified bundle (``BundleError`` naming a missing one)."""
+    contents = open_bundle(path, read=names).contents
+    for name in names:
+        if name not in contents:
+            raise BundleError(f"{path} has no {name}: not a remotefix bundle, or damaged")
+    return contents
+
+
+class _Keep:
+    """A scan sink that keeps the wanted members in memory, within ``limit`` bytes together."""
+
+    def __init__(self, wanted: set[str], limit: int, path: Path) -> None:
+        self.wanted, self.left, self.path = wanted, limit, path
+        self._buffers: dict[str, io.BytesIO] = {}
+
+    def __call__(self, name: str, size: int) -> Write | None:
+        if name not in self.wanted:
+            return None
+        if size > self.left:
+            raise BundleError(f"{self.path}: {name} is too large to read into memory ({size} B)")
+        self.left -= size
+        self._buffers[name] = io.BytesIO()
+        return self._buffers[name].write
+
+    def take(self, name: str) -> bytes:
+        buffer = self._buffers.pop(name, None)
+        if buffer is None:
+            raise BundleError(f"{self.path} has no {name}: not a remotefix bundle, or damaged")
+        return buffer.getvalue()
+
+    def data(self, names: Iterable[str]) -> dict[str, bytes]:
+        return {n: self._buffers[n].getvalue() for n in names if n in self._buffers}
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,59 +202,12 @@ class Verification:
         return not self.problems
 
 
-def verify_bundle(path: Path) -> Verification:
-    """Check every member against the manifest's sha256 and size; nothing extra, nothing missing."""
-    problems: list[str] = []
-    seen: set[str] = set()
-    with _open_tar(path) as tar:
-        manifest = _read_json(tar, MANIFEST, path)
-        listed: dict[str, Any] = manifest.get("files") or {}
-        try:
-            for member in tar:
-                if member.name == MANIFEST:
-                    continue
-                seen.add(member.name)
-                problems.extend(_check_member(tar, member, listed.get(member.name)))
-        except (OSError, tarfile.TarError, EOFError) as exc:
-            problems.append(f"archive is damaged: {exc}")
-    problems.extend(
-        f"{name}: listed in the manifest but missing" for name in sorted(set(listed) - seen)
-    )
-    if manifest.get("format") != "remotefix-bundle":
-        problems.append("manifest.json is not a remotefix bundle manifest")
-    return Verification(Path(path), len(seen), problems)
-
-
-def _check_member(tar: tarfile.TarFile, member: tarfile.TarInfo, entry: Any) -> list[str]:
-    if not member.isfile():
-        return [f"{member.name}: not a regular file (links and devices are never in a bundle)"]
-    if not isinstance(entry, dict):
-        return [f"{member.name}: not listed in the manifest"]
-    handle = tar.extractfile(member)
-    data = handle.read() if handle else b""
-    if len(data) != entry.get("size") or hashlib.sha256(data).hexdigest() != entry.get("sha256"):
-        return [f"{member.name}: content does not match the manifest (sha256/size)"]
-    return []
-
-
-def extract_bundle(path: Path, dest: Path) -> list[str]:
-    """Extract into ``dest`` after checking every member is safe; return the member names."""
-    dest = Path(dest)
-    with _open_tar(path) as tar:
-        members = tar.getmembers()
-        for member in members:
-            try:
-                if PurePosixPath(member.name).is_absolute():  # the filter would strip the "/"
-                    raise tarfile.AbsolutePathError(member)
-                tarfile.data_filter(member, str(dest))
-            except tarfile.FilterError as exc:
-                raise BundleError(f"{path}: refusing unsafe member {member.name!r}: {exc}") from exc
-        try:
-            dest.mkdir(parents=True, exist_ok=True)
-            tar.extractall(dest, filter="data")
-        except (OSError, tarfile.TarError) as exc:
-            raise BundleError(f"cannot extract {path} into {dest}: {exc}") from exc
-    return [m.name for m in members]
+def verify_bundle(path: Path, *, limits: Limits = DEFAULT_LIMITS) -> Verification:
+    """Check every member against the manifest's sha256 and size; nothing extra, nothing missing.
+    An archive that is no bundle at all (unreadable, unsafe members, too big) is a
+    ``BundleError``."""
+    found = scan(path, limits=limits)
+    return Verification(Path(path), len(found.files), problems(found))
 
 
 def default_bundle_path(workspace: Workspace, case: str, target_name: str, when: datetime) -> Path:

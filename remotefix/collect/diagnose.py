@@ -9,6 +9,7 @@ from pathlib import Path
 
 from remotefix.collect.bundle import BundleIndex, default_bundle_path, safe_name
 from remotefix.collect.include import cap_total, include_collector
+from remotefix.collect.obfuscate import bundle_stem
 from remotefix.collect.redact import DEFAULT_RULES, Redactor, load_rules
 from remotefix.collect.runner import (
     DIAGNOSE_OUTPUT_CAP,
@@ -54,8 +55,9 @@ def diagnose(
     if extra is not None and os_family == "linux":
         collectors.append(extra)
     redactor = make_redactor(options)
-    if options.obfuscate and target.host:
-        redactor.add_hostname(target.host)
+    for name in (target.host, target.name) if options.obfuscate else ():
+        redactor.add_hostname(name)
+    redactor.add_username(target.user or "")
     settings = {"output_cap": DIAGNOSE_OUTPUT_CAP, **options.transport_settings}
     with Session(target, case=case, workspace=workspace, transport_settings=settings) as session:
         collected = run_collectors(session, collectors, profile=options.profile)
@@ -63,7 +65,8 @@ def diagnose(
         collected = replace(collected, items=items, problems=collected.problems + cut)
         grant = session.last_grant
         retries = [redactor.redact(line.encode())[0].decode() for line in session.retries]
-    dest = options.output or default_bundle_path(workspace, case, target.name, collected.started_at)
+    stem = bundle_stem(target.name, obfuscate=options.obfuscate)
+    dest = options.output or default_bundle_path(workspace, case, stem, collected.started_at)
     meta = {
         "case": case,
         "target": {"name": target.name, "address": target.address, "connection": target.connection},

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from remotefix.collect.bundle import default_bundle_path
 from remotefix.collect.diagnose import DiagnoseOptions, finish, make_redactor
+from remotefix.collect.obfuscate import bundle_stem
 from remotefix.collect.runner import Collected, DiagnoseReport, write_bundle
 from remotefix.collect.script import SCRIPT_VERSION, parse_header, parse_output
 from remotefix.collect.specs import load_collectors
@@ -47,8 +48,10 @@ def import_output(
         "source": "import",
         "imported_from": source.name,
     }
-    dest = options.output or default_bundle_path(workspace, case, target_name, started)
+    stem = bundle_stem(target_name, obfuscate=options.obfuscate)
+    dest = options.output or default_bundle_path(workspace, case, stem, started)
     redactor = make_redactor(options)
+    redactor.add_hostname(target_name)
     report = write_bundle(dest, collected, collectors, redactor=redactor, meta=meta)
     finish(workspace, case, report, redactor)
     return report

@@ -5,28 +5,24 @@ Each rule masks the named group ``secret`` of its pattern (or the whole match) w
 ``[redacted-<rule>]`` and is counted; the counts go into the manifest, the values never do.
 Matching is on bytes, so output that is not UTF-8 passes through untouched.
 
-Obfuscation (opt-in) then replaces IPv4 addresses, learned host names and user names by
-consistent placeholders (``ip-1``, ``host-1``, ``user-1``); the map back to the real values stays
-with the engineer, outside the bundle.
+Obfuscation (opt-in) then replaces every identity by a consistent placeholder
+(``remotefix.collect.obfuscate``); the map back to the real values stays with the engineer.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import re
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from remotefix._yaml import load_yaml
+from remotefix.collect.obfuscate import Obfuscator
 from remotefix.errors import ConfigError
 
 RULES_FILE = Path(__file__).with_name("redaction.yaml")
 _RULE_KEYS = {"name", "pattern", "ignore_case", "paths"}
-_OCTET = rb"(?:25[0-5]|2[0-4]\d|1?\d?\d)"
-_IPV4 = re.compile(rb"(?<![\w.])(?:" + _OCTET + rb"\.){3}" + _OCTET + rb"(?![\w.])")
-_KEEP_IPS = (b"127.", b"0.0.0.0", b"255.", b"169.254.")  # not identifying, needed to read output
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,36 +78,20 @@ class Redactor:
     def __init__(self, rules: list[Rule] | tuple[Rule, ...], *, obfuscate: bool = False) -> None:
         self.rules = tuple(rules)
         self.obfuscate = obfuscate
-        self._placeholders: dict[bytes, bytes] = {}
-        self._kinds: Counter[str] = Counter()
-        self._names: re.Pattern[bytes] | None = None
+        self.obfuscator = Obfuscator() if obfuscate else None
 
     @property
     def obfuscation_map(self) -> dict[str, str]:
         """Placeholder → real value (keep it away from the bundle)."""
-        return {p.decode(): v.decode(errors="replace") for v, p in self._placeholders.items()}
+        return self.obfuscator.mapping if self.obfuscator else {}
 
     def add_hostname(self, name: str) -> None:
-        self._learn(name, "host")
+        if self.obfuscator:
+            self.obfuscator.learn_host(name)
 
     def add_username(self, name: str) -> None:
-        self._learn(name, "user")
-
-    def _learn(self, value: str, kind: str) -> None:
-        raw = value.strip().encode()
-        if not self.obfuscate or len(raw) < 2 or raw in self._placeholders:
-            return
-        self._placeholder(raw, kind)
-        names = sorted((v for v, p in self._placeholders.items() if not p.startswith(b"ip-")),
-                       key=len, reverse=True)  # fmt: skip
-        alternatives = b"|".join(re.escape(n) for n in names)
-        self._names = re.compile(rb"(?<![\w.-])(?:" + alternatives + rb")(?![\w-])")
-
-    def _placeholder(self, value: bytes, kind: str) -> bytes:
-        if value not in self._placeholders:
-            self._kinds[kind] += 1
-            self._placeholders[value] = f"{kind}-{self._kinds[kind]}".encode()
-        return self._placeholders[value]
+        if self.obfuscator:
+            self.obfuscator.learn(name, "user")
 
     def redact(self, data: bytes, *, source: str = "") -> tuple[bytes, dict[str, int]]:
         """``data`` with every secret masked, and how many of each rule's matches were masked."""
@@ -122,19 +102,9 @@ class Redactor:
             data, found = _apply(rule, data)
             if found:
                 counts[rule.name] = counts.get(rule.name, 0) + found
-        if self.obfuscate:
-            data = self._obfuscated(data)
+        if self.obfuscator:
+            data = self.obfuscator.apply(data)
         return data, counts
-
-    def _obfuscated(self, data: bytes) -> bytes:
-        def ip(match: re.Match[bytes]) -> bytes:
-            value = match.group(0)
-            return value if value.startswith(_KEEP_IPS) else self._placeholder(value, "ip")
-
-        data = _IPV4.sub(ip, data)
-        if self._names is not None:
-            data = self._names.sub(lambda m: self._placeholders[m.group(0)], data)
-        return data
 
 
 def _apply(rule: Rule, data: bytes) -> tuple[bytes, int]:

@@ -15,6 +15,7 @@ from typing import Any
 
 from remotefix import __version__
 from remotefix.collect.bundle import BundleWriter
+from remotefix.collect.obfuscate import learn_identities
 from remotefix.collect.redact import Redactor
 from remotefix.collect.script import (
     Item,
@@ -101,8 +102,9 @@ def write_bundle(
     meta: dict[str, Any],
 ) -> DiagnoseReport:
     """Redact every item, then write the bundle atomically (nothing unredacted touches disk)."""
-    if redactor.obfuscate:
-        learn_identities(redactor, collected.items)
+    if redactor.obfuscator:
+        learn_identities(redactor.obfuscator, collected.items)
+        meta = redactor.obfuscator.value(meta)
     clean = [_redacted(item, redactor) for item in collected.items]
     items = [item for item, _ in clean]  # from here on only redacted bytes are used
     windows = bool(collectors) and collectors[0].os == "windows"
@@ -114,22 +116,11 @@ def write_bundle(
     return DiagnoseReport(path, manifest, fingerprint)
 
 
-def learn_identities(redactor: Redactor, items: list[Item]) -> None:
-    """Teach the obfuscator the machine's host name and its people's user names."""
-    for item in items:
-        if item.kind == "cmd" and item.name == "hostname":
-            redactor.add_hostname(item.stdout.decode(errors="replace").strip())
-        elif item.kind == "file" and item.name == "/etc/passwd":
-            for line in item.stdout.decode(errors="replace").splitlines():
-                fields = line.split(":")
-                if len(fields) >= 7 and fields[2].isdigit() and 1000 <= int(fields[2]) < 65534:
-                    redactor.add_username(fields[0])
-
-
 def _redacted(item: Item, redactor: Redactor) -> tuple[Item, dict[str, dict[str, int]]]:
     out, out_counts = redactor.redact(item.stdout, source=item.name)
     err, err_counts = redactor.redact(item.stderr, source=item.name)
-    cleaned = Item(item.kind, item.collector, item.name, item.exit_code, item.duration_ms,
+    name = redactor.obfuscator.text(item.name) if redactor.obfuscator else item.name
+    cleaned = Item(item.kind, item.collector, name, item.exit_code, item.duration_ms,
                    out, err, item.stdout_size, item.stderr_size)  # fmt: skip
     return cleaned, {"stdout": out_counts, "stderr": err_counts}
 
