@@ -11,14 +11,13 @@ from typing import Any
 
 import click
 from rich.live import Live
-from rich.markup import escape
 from rich.table import Table
 
 from remotefix.cases.model import load_case, load_cases
 from remotefix.cases.regress import DEFAULT_JOBS, Cell, cells, junit_xml, parse_shard, run_matrix
 from remotefix.cases.repro import ReproResult, reproduce
 from remotefix.cases.triage import Action, State, TriageEntry, triage
-from remotefix.cli._app import App, pass_app
+from remotefix.cli._app import App, pass_app, shown
 from remotefix.errors import ConfigError
 
 _VERDICT_COLOUR = {"REPRODUCED": "magenta", "NOT_REPRODUCED": "cyan", "ERROR": "red"}
@@ -74,7 +73,7 @@ def new(app: App, case_id: str, title: str, output: Path | None, folder: Path | 
     if not path.parent.is_dir():
         raise ConfigError(f"folder {path.parent} does not exist", hint="create it first")
     _write_validated(path, _SCAFFOLD.format(id=case_id, title=_yaml_string(title)))
-    app.emit({"written": str(path)}, lambda: app.out.print(f"case written: {escape(str(path))}"))
+    app.emit({"written": str(path)}, lambda: app.out.print(f"case written: {shown(str(path))}"))
 
 
 _CASE_ID = re.compile(r"[A-Z][A-Z0-9]*-[0-9]{3,}")
@@ -118,7 +117,7 @@ def ls(app: App) -> None:
             table.add_row(
                 c.id,
                 c.severity,
-                escape(c.title),
+                shown(c.title),
                 ", ".join(k for k, v in c.reproduces_on.items() if v),
             )
         app.out.print(table)
@@ -183,12 +182,12 @@ def repro(
 def _render_repro(app: App, result: ReproResult) -> None:
     for step in result.steps:
         app.out.print(
-            f"$ {escape(step.command)}  [dim](exit {step.exit_code}, {step.duration_s}s)[/]"
+            f"$ {shown(step.command)}  [dim](exit {step.exit_code}, {step.duration_s}s)[/]"
         )
         for line in step.output.strip().splitlines()[-6:]:
-            app.out.print(f"  {escape(line)}", highlight=False)
+            app.out.print(f"  {shown(line)}", highlight=False)
         for problem in step.problems:
-            app.out.print(f"  [yellow]{escape(problem)}[/]")
+            app.out.print(f"  [yellow]{shown(problem)}[/]")
     colour = _VERDICT_COLOUR[result.verdict]
     declared = (
         ""
@@ -198,7 +197,7 @@ def _render_repro(app: App, result: ReproResult) -> None:
     origin = f" ({result.origin})" if result.origin else ""
     app.out.print(
         f"[bold {colour}]{result.verdict}{origin}[/]{declared} {result.case} on {result.on} "
-        f"in {result.duration_s}s" + (f": {escape(result.error)}" if result.error else "")
+        f"in {result.duration_s}s" + (f": {shown(result.error)}" if result.error else "")
     )
     app.out.print(f"[dim]evidence: {result.evidence}[/]")
     if result.lab:
@@ -317,11 +316,11 @@ def _render_triage(app: App, bundle: Path, entries: list[TriageEntry], show_all:
         if e.decision.action is not Action.NONE:
             lines.append(f"{e.decision.action.value}: {e.decision.detail}")
         state = f"[{_STATE_COLOUR[e.state]}]{e.state.value}[/]"
-        table.add_row(e.case, state, f"{e.score:.2f}", escape(e.title), escape("\n".join(lines)))
+        table.add_row(e.case, state, f"{e.score:.2f}", shown(e.title), "\n".join(map(shown, lines)))
     if table.row_count:
         app.out.print(table)
     if not any(e.state is State.AFFECTED for e in entries):
         app.out.print(
             "[yellow]no known issue shows on this machine: escalate; start a lab: "
-            f"remotefix lab plan {escape(str(bundle))} -o lab.yaml[/]"
+            f"remotefix lab plan {shown(str(bundle))} -o lab.yaml[/]"
         )

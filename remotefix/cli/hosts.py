@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import click
-from rich.markup import escape
 from rich.table import Table
 
 from remotefix._known_hosts import KnownLine
-from remotefix.cli._app import App, pass_app
+from remotefix.cli._app import App, pass_app, shown
 from remotefix.errors import HostKeyError, TargetError
 from remotefix.hostkeys import Trusted, fingerprint, host_entry, known_host_keys, trust
 from remotefix.targets import parse_address
@@ -73,7 +72,7 @@ def ls(app: App) -> None:
     def render() -> None:
         table = Table("host", "type", "fingerprint", "status")
         for row in rows:
-            table.add_row(*(escape(row[k]) for k in ("host", "type", "fingerprint", "status")))
+            table.add_row(*(shown(row[k]) for k in ("host", "type", "fingerprint", "status")))
         app.out.print(table)
         for note in known.skipped:
             app.err.print(f"skipped {note}", markup=False)

@@ -8,11 +8,10 @@ from typing import Any
 
 import click
 import yaml
-from rich.markup import escape
 from rich.table import Table
 
 from remotefix import interrupt
-from remotefix.cli._app import App, pass_app, visible
+from remotefix.cli._app import App, pass_app, shown, visible
 from remotefix.cli._fleet import DashDashCommand, remote_words, sigint_notice
 from remotefix.cli.fingerprint import load_fingerprint
 from remotefix.cli.shell import exit_with
@@ -126,8 +125,7 @@ def up(app: App, source: Path, **opts: Any) -> None:
 def _render_up(app: App, made: labs.Lab) -> None:
     state = "cached image" if made.cached else f"built in {made.build_s:.1f}s"
     app.out.print(
-        f"lab [bold]{escape(made.name)}[/] {made.status} ({state}), "
-        f"ssh on 127.0.0.1:{made.ssh_port}"
+        f"lab [bold]{shown(made.name)}[/] {made.status} ({state}), ssh on 127.0.0.1:{made.ssh_port}"
     )
     _render_fidelity(app, made.fidelity or {})
 
@@ -139,11 +137,11 @@ def _render_fidelity(app: App, report: dict[str, Any]) -> None:
         colour = colours.get(item["status"], "dim")
         table.add_row(
             item["kind"],
-            escape(item["name"]),
+            shown(item["name"]),
             f"[{colour}]{item['status']}[/]",
-            escape(str(item["customer"] or "")),
-            escape(str(item["lab"] or "")),
-            escape(item["note"]),
+            shown(str(item["customer"] or "")),
+            shown(str(item["lab"] or "")),
+            shown(item["note"]),
         )
     app.out.print(table)
     counts = ", ".join(f"{n} {k}" for k, n in sorted(report.get("counts", {}).items()))
