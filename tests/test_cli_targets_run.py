@@ -196,14 +196,17 @@ def test_run_output_folder_gives_every_target_its_own_files(tmp_path: Path) -> N
     assert len(written) == 3 * len(names) and not any(n.startswith(".") for n in written)
     contents = {p.read_bytes() for p in tmp_path.glob("*.stdout")}
     assert contents == {n.encode() for n in names}
-    bundles = {_destination(tmp_path, Target(name=n, connection="local"), many=True) for n in names}
+    bundles = {
+        _destination(tmp_path, Target(name=n, connection="local"), many=True, obfuscate=False)
+        for n in names
+    }
     assert len(bundles) == len(names)  # diagnose -o DIR names bundles the same way
 
 
 def test_run_output_folder_from_the_cli(tmp_path: Path) -> None:
     code, _ = invoke("run", "local://", "--case", "C-O", "-o", str(tmp_path / "out"), "--",
                      "printf '\\001bin\\377'; echo oops >&2; exit 3")  # fmt: skip
-    assert code == 1
+    assert code == 3  # one target: the command's own exit status
     out = tmp_path / "out"
     assert (out / "local.stdout").read_bytes() == b"\x01bin\xff"
     assert (out / "local.stderr").read_bytes() == b"oops\n"
@@ -216,8 +219,9 @@ def test_run_output_folder_from_the_cli(tmp_path: Path) -> None:
 
 def test_remote_output_cannot_drive_the_terminal_or_inject_markup() -> None:
     hostile = "printf '\\033]0;owned\\007\\033[2J[bold red]fake[/] \\342\\200\\256txt\\r\\n'"
-    code, out = invoke("run", "local://", "--case", "C-E", "--", hostile)
-    assert code == 0
+    grant(["127.0.0.1"], "C-E", Scope.FIX)  # a second (unreachable) host: the per-host view
+    code, out = invoke("run", "local://", "ssh://root@127.0.0.1:1", "--case", "C-E", "--", hostile)
+    assert code == 11
     assert "\x1b" not in out and "\x07" not in out and "\u202e" not in out
     assert "\\x1b]0;owned\\x07\\x1b[2J[bold red]fake[/] \\u202etxt" in out
 
@@ -289,3 +293,18 @@ def test_ctrl_c_during_diagnose_keeps_queued_hosts_untouched_and_leaves_nothing_
     assert records[0]["extra"]["error"] == "Interrupted"
     assert not bundles.exists() or list(bundles.iterdir()) == []
     assert _commands_under(master) == []
+
+
+def test_one_target_passes_its_output_and_exit_code_through() -> None:
+    result = CliRunner().invoke(cli, ["run", "local://", "--case", "C-P", "--",
+                                      "printf 'a\\001b\\377'; echo err >&2; exit 7"])  # fmt: skip
+    assert result.exit_code == 7
+    assert result.stdout_bytes == b"a\x01b\xff"  # untouched: `run web1 -- cat f > f` works
+    assert b"err\n" in result.stderr_bytes and b"exit 7" in result.stderr_bytes
+
+
+def test_a_failed_command_on_a_fleet_exits_20() -> None:
+    grant(["127.0.0.1"], "C-P", Scope.FIX)
+    result = CliRunner().invoke(cli, ["run", "local://", "ssh://root@127.0.0.1:1", "--case", "C-P",
+                                      "--", "exit 3"])  # fmt: skip
+    assert result.exit_code == 20, result.output  # worst of: failed command (20), unreachable (11)

@@ -9,6 +9,7 @@ import click
 
 from remotefix.cli._app import App
 from remotefix.errors import (
+    CommandFailed,
     CommandTimeout,
     ConnectError,
     ConsentError,
@@ -48,11 +49,11 @@ def fleet_exit_code(failed: list[Outcome[Any]]) -> int:
 
 
 def _exit_code(outcome: Outcome[Any]) -> int:
-    """Our error's code for hosts that could not run it; 21 timed out; 1 for a failed command."""
+    """Our error's code for hosts that could not run it; 21 timed out; 20 for a failed command."""
     if outcome.error is not None:
         return outcome.error.exit_code
     timed_out = outcome.value is not None and outcome.value.timed_out
-    return CommandTimeout.exit_code if timed_out else 1
+    return CommandTimeout.exit_code if timed_out else CommandFailed.exit_code
 
 
 def error_label(error: RemotefixError) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from typing import Any
 import click
 
 from remotefix import interrupt
-from remotefix.cli._app import App, pass_app, shown
+from remotefix.cli._app import App, pass_app, shown, visible
 from remotefix.cli._fleet import (
     DashDashCommand,
     error_label,
@@ -67,9 +68,12 @@ def run(ctx: click.Context, app: App, addresses: tuple[str, ...], **opts: Any) -
 
     Needs a fix grant: any command can change the machine (read-only collection is `diagnose`).
     Several words after -- are passed as words (`-- grep -c 'a b' /etc/hosts`); a single word
-    is a shell command line (`-- 'ps aux | grep nginx'`). Hosts run in parallel; unreachable
-    ones are reported and the others still run. Exit 0 when every host succeeded, 21 when a
-    command timed out, 130 after Ctrl-C (running commands killed, no new host started).
+    is a shell command line (`-- 'ps aux | grep nginx'`). With one target the command's own
+    stdout and stderr are passed through untouched when stdout is redirected
+    (`run web1 --case C -- cat f > f`; on a terminal the escaped per-host view), the status goes
+    to stderr and the exit code is the command's own (as ssh does). Several hosts run in
+    parallel with a per-host view; unreachable ones are reported and the others still run. Exit 0 when every host succeeded,
+    20 when a command failed, 21 when one timed out, 130 after Ctrl-C.
     """
     words = remote_words(ctx)
     check_words(words)
@@ -87,14 +91,20 @@ def run(ctx: click.Context, app: App, addresses: tuple[str, ...], **opts: Any) -
             )  # fmt: skip
 
     outcomes: list[Outcome[CommandResult]] = []
+    single = len(targets) == 1 and not app.json
+    raw = single and not sys.stdout.isatty()  # redirected: the bytes as they are
     with interrupt.on_sigint(lambda: sigint_notice(app)):
         for outcome in fan_out(targets, work, forks=opts["forks"]):
             outcomes.append(outcome)
             if output is not None:
                 write_outcome(output, outcome)
-            if not app.json:
+            if raw:
+                _pass_through(app, outcome)
+            elif not app.json:
                 _print_outcome(app, outcome)
     failed = [o for o in outcomes if not _succeeded(o)]
+    if single:
+        raise click.exceptions.Exit(_own_exit_code(outcomes[0]) if failed else 0)
     app.emit([_as_dict(o) for o in outcomes], lambda: _summary(app, outcomes, failed))
     if failed:
         raise click.exceptions.Exit(fleet_exit_code(failed))
@@ -156,6 +166,36 @@ def _as_dict(outcome: Outcome[CommandResult]) -> dict[str, Any]:
 
 def _error_dict(error: RemotefixError) -> dict[str, Any]:
     return {"type": type(error).__name__, "message": str(error), "exit_code": error.exit_code}
+
+
+def _pass_through(app: App, outcome: Outcome[CommandResult]) -> None:
+    """One target, stdout redirected: its output as it is, the status on stderr."""
+    result = outcome.value
+    if result is not None:
+        for data, stream in ((result.stdout, sys.stdout), (result.stderr, sys.stderr)):
+            text = data if not stream.isatty() else _terminal_safe(data)
+            stream.flush()
+            stream.buffer.write(text)
+            stream.flush()
+    name = shown(outcome.target.name)
+    if outcome.error is not None:
+        app.err.print(f"[bold red]{name}[/] {error_label(outcome.error)}: {shown(outcome.error)}")
+    elif result is not None and not result.ok:
+        state = "timed out (killed)" if result.timed_out else f"exit {result.exit_code}"
+        app.err.print(f"[bold red]{name}[/] {state} in {result.duration_s:.2f}s")
+
+
+def _terminal_safe(data: bytes) -> bytes:
+    lines = data.decode("utf-8", errors="replace").split("\n")
+    return "\n".join(visible(line) for line in lines).encode()
+
+
+def _own_exit_code(outcome: Outcome[CommandResult]) -> int:
+    """The command's own exit status for one target; ours when it could not run or timed out."""
+    result = outcome.value
+    if result is None or result.timed_out or not result.exit_code:
+        return fleet_exit_code([outcome])
+    return result.exit_code
 
 
 def _print_outcome(app: App, outcome: Outcome[CommandResult]) -> None:
