@@ -72,8 +72,9 @@ def run(ctx: click.Context, app: App, addresses: tuple[str, ...], **opts: Any) -
     stdout and stderr are passed through untouched when stdout is redirected
     (`run web1 --case C -- cat f > f`; on a terminal the escaped per-host view), the status goes
     to stderr and the exit code is the command's own (as ssh does). Several hosts run in
-    parallel with a per-host view; unreachable ones are reported and the others still run. Exit 0 when every host succeeded,
-    20 when a command failed, 21 when one timed out, 130 after Ctrl-C.
+    parallel with a per-host view; unreachable ones are reported and the others still run.
+    Exit 0 when every host succeeded, 20 when a command failed, 21 when one timed out, 130
+    after Ctrl-C.
     """
     words = remote_words(ctx)
     check_words(words)
