@@ -131,7 +131,7 @@ def test_harmless_lines_are_untouched(redactor: Redactor, source: str, text: str
 def test_counts_say_which_rule_and_how_often_never_the_value(redactor: Redactor) -> None:
     text = b"a_password=one\nb_password=two\nrequirepass three\n"
     out, counts = redactor.redact(text, source="x")
-    assert counts == {"assignment": 2, "redis_auth": 1}
+    assert counts == {"assignment": 2, "directive_password": 1}
     assert all(v not in repr(counts).encode() for v in (b"one", b"two", b"three"))
     assert out.count(b"[redacted-") == 3
 
