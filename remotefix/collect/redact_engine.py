@@ -91,18 +91,26 @@ def _has_keyword(rule: Rule, lowered: bytes) -> bool:
 
 
 def _candidates(rule: Rule, data: bytes, lowered: bytes) -> Iterator[tuple[int, int]]:
-    for begin, end in _regions(rule, data, lowered):
-        for match in rule.pattern.finditer(data, begin, end):
-            groups = [g for g in match.re.groupindex if g.startswith("secret")]
-            if not groups:
-                yield match.span()
-                continue
-            if _setting_name(match):
-                continue
+    groups = [g for g in rule.pattern.groupindex if g.startswith("secret")]
+    for match in _matches(rule, data, lowered):
+        if not groups:
+            yield match.span()
+        elif not _setting_name(match):
             for group in groups:
                 start, stop = match.span(group)
                 if 0 <= start < stop:
                     yield start, stop
+
+
+def _matches(rule: Rule, data: bytes, lowered: bytes) -> Iterator[re.Match[bytes]]:
+    if rule.line_keywords and rule.pattern.pattern.startswith(b"^"):
+        # anchored at a line start: one try per line, and the match may run past that line
+        for begin, _ in _hot_lines(rule.line_keywords, lowered):
+            if match := rule.pattern.match(data, begin):
+                yield match
+        return
+    for begin, end in _regions(rule, data, lowered):
+        yield from rule.pattern.finditer(data, begin, end)
 
 
 def _regions(rule: Rule, data: bytes, lowered: bytes) -> Iterator[tuple[int, int]]:
