@@ -32,6 +32,7 @@ _SAFE_VALUE = re.compile(
     | \$\w+ | \$\{.* | \$\(.* | \{\{.* | \{%.* | <%.* | `.*           # (cut at a blank)
     | %\(\w+\)[sd] | %\w+% | \#\{[^}\n]*\} | @\w+@ | !(?:vault|env|secret)\b.*  # references
     | <[^<>\n]{1,60}> | [x*#._?-]{3,} | \[redacted[^\]\n]*\] | redacted | \*+     # placeholders
+    | (?:your|insert|enter|replace|put)[-_ ][\w -]*|[\w-]*[-_]here
     | ENC\[[^\]\n]*\]                                     # sops
     | none|null|nil|true|false|yes|no|on|off|undefined|unset|required|optional|prompt|ask
     | -?\d{1,2}
@@ -80,7 +81,7 @@ def find_spans(rules: Iterable[Rule], data: bytes, *, source: str = "") -> list[
     for rule in rules:
         if not rule.applies_to(source) or not _has_keyword(rule, lowered):
             continue
-        for start, end in _candidates(rule, data, lowered):
+        for start, end in _candidates(rule, data, lowered, taken):
             if _is_secret(rule, data[start:end]):
                 taken.add(Span(start, end, rule.name))
     return taken.spans
@@ -90,33 +91,36 @@ def _has_keyword(rule: Rule, lowered: bytes) -> bool:
     return not rule.keywords or any(k in lowered for k in rule.keywords)
 
 
-def _candidates(rule: Rule, data: bytes, lowered: bytes) -> Iterator[tuple[int, int]]:
+def _candidates(
+    rule: Rule, data: bytes, lowered: bytes, taken: _Taken
+) -> Iterator[tuple[int, int]]:
     groups = [g for g in rule.pattern.groupindex if g.startswith("secret")]
-    for match in _matches(rule, data, lowered):
+    named = any(g.startswith("name") for g in rule.pattern.groupindex)
+    for match in _matches(rule, data, lowered, taken):
         if not groups:
             yield match.span()
-        elif not _setting_name(match):
+        elif not (named and _setting_name(match)):
             for group in groups:
                 start, stop = match.span(group)
                 if 0 <= start < stop:
                     yield start, stop
 
 
-def _matches(rule: Rule, data: bytes, lowered: bytes) -> Iterator[re.Match[bytes]]:
-    if rule.line_keywords and rule.pattern.pattern.startswith(b"^"):
-        # anchored at a line start: one try per line, and the match may run past that line
-        for begin, _ in _hot_lines(rule.line_keywords, lowered):
-            if match := rule.pattern.match(data, begin):
-                yield match
+def _matches(rule: Rule, data: bytes, lowered: bytes, taken: _Taken) -> Iterator[re.Match[bytes]]:
+    if rule.line_keywords:
+        lines = _hot_lines(rule.line_keywords, lowered, taken)
+        if rule.pattern.pattern.startswith(b"^"):
+            # anchored at a line start: one try per line, and the match may run past that line
+            yield from filter(None, (rule.pattern.match(data, begin) for begin, _ in lines))
+        else:
+            for begin, end in lines:
+                yield from rule.pattern.finditer(data, begin, end)
         return
-    for begin, end in _regions(rule, data, lowered):
+    for begin, end in _regions(rule, data):
         yield from rule.pattern.finditer(data, begin, end)
 
 
-def _regions(rule: Rule, data: bytes, lowered: bytes) -> Iterator[tuple[int, int]]:
-    if rule.line_keywords:
-        yield from _hot_lines(rule.line_keywords, lowered)
-        return
+def _regions(rule: Rule, data: bytes) -> Iterator[tuple[int, int]]:
     if rule.within is None:
         yield 0, len(data)
         return
@@ -125,14 +129,18 @@ def _regions(rule: Rule, data: bytes, lowered: bytes) -> Iterator[tuple[int, int
         yield region.span(group)
 
 
-def _hot_lines(keywords: tuple[bytes, ...], lowered: bytes) -> Iterator[tuple[int, int]]:
-    """The lines of ``lowered`` that hold a keyword, as (start, end) without the newline."""
+def _hot_lines(
+    keywords: tuple[bytes, ...], lowered: bytes, taken: _Taken
+) -> Iterator[tuple[int, int]]:
+    """Lines of ``lowered`` holding a keyword outside the spans already taken, as (start, end)."""
     starts = set()
     for keyword in keywords:
         pos = lowered.find(keyword)
         while pos >= 0:
-            start = lowered.rfind(b"\n", 0, pos) + 1
-            starts.add(start)
+            if taken.covers(pos):
+                pos = lowered.find(keyword, pos + 1)
+                continue
+            starts.add(lowered.rfind(b"\n", 0, pos) + 1)
             end = lowered.find(b"\n", pos)
             pos = lowered.find(keyword, end) if end >= 0 else -1
     for start in sorted(starts):
@@ -168,6 +176,10 @@ class _Taken:
         self._starts: list[int] = []
 
     def add(self, span: Span) -> None:
+        if not self.spans or span.start >= self.spans[-1].end:  # the common case: in order
+            self.spans.append(span)
+            self._starts.append(span.start)
+            return
         index = bisect.bisect_left(self._starts, span.start)
         if index > 0 and self.spans[index - 1].end > span.start:
             return
@@ -175,3 +187,7 @@ class _Taken:
             return
         self.spans.insert(index, span)
         self._starts.insert(index, span.start)
+
+    def covers(self, pos: int) -> bool:
+        index = bisect.bisect_right(self._starts, pos)
+        return index > 0 and self.spans[index - 1].end > pos
