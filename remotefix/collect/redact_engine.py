@@ -29,7 +29,7 @@ from remotefix.collect.redact_rules import Rule
 _SAFE_VALUE = re.compile(
     rb"""(?ix)
     | [|>][-+1-9]{0,2}                                  # YAML block scalar indicator
-    | \$\w+ | \$\{.* | \$\(.* | \{\{.* | \{%.* | <%.* | `.*           # (cut at a blank)
+    | \$\w+(?:/.*)? | \$\{.* | \$\(.* | \{\{.* | \{%.* | <%.* | `.*           # (cut at a blank)
     | %\(\w+\)[sd] | %\w+% | \#\{[^}\n]*\} | @\w+@ | !(?:vault|env|secret)\b.*  # references
     | <[^<>\n]{1,60}> | [x*#._?-]{3,} | \[redacted[^\]\n]*\] | redacted | \*+     # placeholders
     | (?:your|insert|enter|replace|put)[-_ ][\w -]*|[\w-]*[-_]here
@@ -47,7 +47,7 @@ _SETTING_SUFFIX = re.compile(
     | location|source|version|authentication|reset|changed|field|header|param|parameter|scope
     | scopes|validity|lifetime|retries|strength|complexity|history|quality|warn|warning
     | izer|ization|public_?key|pubkey|fingerprint|checksum|digest|uuid|guid|etag|commit
-    | revision|sha1|sha256|sha512|md5)\Z"""
+    | revision|sha1|sha256|sha512|md5|reqd|method|methods)\Z"""
 )
 _QUOTES = b"\"' \t"
 
@@ -114,10 +114,12 @@ def _matches(rule: Rule, data: bytes, lowered: bytes, taken: _Taken) -> Iterator
             yield from filter(None, (rule.pattern.match(data, begin) for begin, _ in lines))
         else:
             for begin, end in lines:
-                yield from rule.pattern.finditer(data, begin, end)
+                for gap_begin, gap_end in taken.gaps(begin, end):
+                    yield from rule.pattern.finditer(data, gap_begin, gap_end)
         return
     for begin, end in _regions(rule, data):
-        yield from rule.pattern.finditer(data, begin, end)
+        for gap_begin, gap_end in taken.gaps(begin, end):  # what no earlier rule took
+            yield from rule.pattern.finditer(data, gap_begin, gap_end)
 
 
 def _regions(rule: Rule, data: bytes) -> Iterator[tuple[int, int]]:
@@ -187,6 +189,19 @@ class _Taken:
             return
         self.spans.insert(index, span)
         self._starts.insert(index, span.start)
+
+    def gaps(self, begin: int, end: int) -> Iterator[tuple[int, int]]:
+        """The stretches of ``begin:end`` outside every span, as (start, end)."""
+        index = max(bisect.bisect_right(self._starts, begin) - 1, 0)
+        for span in self.spans[index:]:
+            if span.start >= end:
+                break
+            if span.end > begin:
+                if span.start > begin:
+                    yield begin, span.start
+                begin = span.end
+        if begin < end:
+            yield begin, end
 
     def covers(self, pos: int) -> bool:
         index = bisect.bisect_right(self._starts, pos)
