@@ -9,7 +9,7 @@ audit still says *that* a password was passed: ``mysql -p***``, ``token=***``,
 
 from __future__ import annotations
 
-from remotefix.collect.redact import DEFAULT_RULES
+from remotefix.collect.redact import default_rules
 from remotefix.collect.redact_engine import redact_bytes
 
 MASK = "***"
@@ -18,5 +18,5 @@ MASK = "***"
 def scrub_command(text: str) -> str:
     """Return ``text`` with password/token/secret values masked as ``***``."""
     data = text.encode("utf-8", "surrogateescape")
-    clean, _ = redact_bytes(DEFAULT_RULES, data, mask=lambda _rule: MASK.encode())
+    clean, _ = redact_bytes(default_rules(), data, mask=lambda _rule: MASK.encode())
     return clean.decode("utf-8", "surrogateescape")

@@ -12,20 +12,35 @@ with the engineer, outside the bundle.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter
+from typing import Any
 
 from remotefix.collect.redact_engine import redact_bytes
 from remotefix.collect.redact_rules import RULES_FILE, Rule, load_rules
 
-__all__ = ["DEFAULT_RULES", "RULES_FILE", "Redactor", "Rule", "load_rules"]
+__all__ = ["DEFAULT_RULES", "RULES_FILE", "Redactor", "Rule", "default_rules", "load_rules"]
 
 _OCTET = rb"(?:25[0-5]|2[0-4]\d|1?\d?\d)"
 _IPV4 = re.compile(rb"(?<![\w.])(?:" + _OCTET + rb"\.){3}" + _OCTET + rb"(?![\w.])")
 _KEEP_IPS = (b"127.", b"0.0.0.0", b"255.", b"169.254.")  # not identifying, needed to read output
 
 
-DEFAULT_RULES: tuple[Rule, ...] = tuple(load_rules(RULES_FILE))
+DEFAULT_RULES: tuple[Rule, ...]  # provided by __getattr__ below, on first use
+
+
+@functools.cache
+def default_rules() -> tuple[Rule, ...]:
+    """The rules of ``redaction.yaml``, loaded (and compiled) once, on first use."""
+    return tuple(load_rules(RULES_FILE))
+
+
+def __getattr__(name: str) -> Any:
+    # DEFAULT_RULES is loaded lazily: `import remotefix` (the audit) should not compile them
+    if name == "DEFAULT_RULES":
+        return default_rules()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class Redactor:

@@ -48,10 +48,6 @@ class Rule:
     def applies_to(self, source: str) -> bool:
         return not self.paths or any(fnmatch.fnmatch(source, p) for p in self.paths)
 
-    @property
-    def mask(self) -> bytes:
-        return f"[redacted-{self.name}]".encode()
-
 
 def load_rules(path: Path) -> list[Rule]:
     """Rules from a YAML list of ``{name, pattern, ignore_case?, paths?, within?, keywords?,
