@@ -47,7 +47,8 @@ _SETTING_SUFFIX = re.compile(
     | location|source|version|authentication|reset|changed|field|header|param|parameter|scope
     | scopes|validity|lifetime|retries|strength|complexity|history|quality|warn|warning
     | izer|ization|public_?key|pubkey|fingerprint|checksum|digest|uuid|guid|etag|commit
-    | revision|sha1|sha256|sha512|md5|reqd|method|methods|encryption)\Z"""
+    | revision|sha1|sha256|sha512|md5|reqd|method|methods|encryption|certificate[-_]?data
+    | authority[-_]?data|certificate|cert)\Z"""
 )
 _QUOTES = b"\"' \t"
 
