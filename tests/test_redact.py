@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
+import yaml
+from click.testing import CliRunner
 
-from remotefix.collect.redact import DEFAULT_RULES, Redactor, load_rules
-from remotefix.errors import ConfigError
+from remotefix.cli import cli
+from remotefix.collect.redact import DEFAULT_RULES, Redactor, Rule, load_rules
+from remotefix.errors import ConfigError, WorkspaceError
+from remotefix.redact_command import scrub_command
+from tests.fixtures.redaction_corpus import Family, Sample, load_corpus, score
 
 # (source the line came from, text, the secret that must disappear)
 SECRETS = [
@@ -131,7 +137,7 @@ def test_harmless_lines_are_untouched(redactor: Redactor, source: str, text: str
 def test_counts_say_which_rule_and_how_often_never_the_value(redactor: Redactor) -> None:
     text = b"a_password=one\nb_password=two\nrequirepass three\n"
     out, counts = redactor.redact(text, source="x")
-    assert counts == {"assignment": 2, "redis_auth": 1}
+    assert counts == {"assignment": 2, "directive_password": 1}
     assert all(v not in repr(counts).encode() for v in (b"one", b"two", b"three"))
     assert out.count(b"[redacted-") == 3
 
@@ -190,3 +196,192 @@ def test_bad_rule_files_are_one_line_errors(tmp_path: Path, text: str, problem: 
     with pytest.raises(ConfigError, match=problem) as caught:
         load_rules(rules)
     assert "\n" not in str(caught.value)
+
+
+# --- the corpus (tests/data/secrets/): recall and over-redaction goals per format family -------
+
+FAMILIES = load_corpus()
+RECALL_GOAL, OVER_REDACTION_LIMIT = 1.0, 0.10
+
+
+def _bundle_redact(path: str, text: str) -> str:
+    return Redactor(DEFAULT_RULES).redact(text.encode(), source=path)[0].decode(errors="replace")
+
+
+@pytest.mark.parametrize("family", FAMILIES, ids=[f.key for f in FAMILIES])
+def test_corpus_family_meets_the_recall_and_over_redaction_goals(family: Family) -> None:
+    result = score(family, _bundle_redact)
+    assert result.recall >= RECALL_GOAL, result.missed
+    assert result.over_redaction <= OVER_REDACTION_LIMIT, result.over
+    assert result.broken == (), "redaction broke the file's syntax"
+
+
+def test_the_corpus_covers_every_family_with_secrets_and_lookalikes() -> None:
+    assert len(FAMILIES) >= 9
+    for family in FAMILIES:
+        assert family.secrets and family.lookalikes, family.key
+        assert all(s.values and all(v in s.text for v in s.values) for s in family.secrets)
+
+
+def test_yaml_block_scalar_secret_keeps_the_document_valid(redactor: Redactor) -> None:
+    text = b"db:\n  password: |\n    first-Sx-line\n    second-Sx-line\n  host: db\n"
+    out, _ = redactor.redact(text, source="/etc/app.yaml")
+    assert b"Sx-line" not in out
+    assert yaml.safe_load(out)["db"]["host"] == "db"
+
+
+def test_quoted_json_values_stay_strings(redactor: Redactor) -> None:
+    out, _ = redactor.redact(b'{"password": "Sx-json-1", "n": 1}', source="/etc/a.json")
+    assert json.loads(out) == {"password": "[redacted-assignment_quoted]", "n": 1}
+
+
+# --- the audit scrubber is the same engine -------------------------------------------------------
+
+COMMAND_FAMILIES = [
+    f for f in FAMILIES if f.key in ("cli_options", "http_headers", "vendor_tokens")
+]
+
+
+@pytest.mark.parametrize(
+    "sample",
+    [s for f in COMMAND_FAMILIES for s in f.secrets],
+    ids=[s.text[:30] for f in COMMAND_FAMILIES for s in f.secrets],
+)
+def test_audit_scrubber_masks_what_the_bundle_redactor_masks(sample: Sample) -> None:
+    scrubbed = scrub_command(sample.text)
+    assert all(value not in scrubbed for value in sample.values), scrubbed
+    assert "***" in scrubbed
+
+
+def test_audit_scrubber_keeps_the_bundle_lookalikes() -> None:
+    for family in COMMAND_FAMILIES:
+        for sample in family.lookalikes:
+            assert scrub_command(sample.text) == sample.text
+
+
+# --- the engine's rule fields ------------------------------------------------------------------
+
+
+def _rules(tmp_path: Path, text: str) -> list[Rule]:
+    path = tmp_path / "rules.yaml"
+    path.write_text(text)
+    return load_rules(path)
+
+
+def test_earlier_rules_win_overlaps_and_counts_say_so(tmp_path: Path) -> None:
+    rules = _rules(tmp_path, "- name: a\n  pattern: 'k=(?P<secret>\\w+)'\n"
+                             "- name: b\n  pattern: '(?P<secret>k=\\w+)'\n")  # fmt: skip
+    out, counts = Redactor(rules).redact(b"k=abc k=def")
+    assert out == b"k=[redacted-a] k=[redacted-a]" and counts == {"a": 2}
+
+
+def test_min_entropy_within_and_keywords_narrow_a_rule(tmp_path: Path) -> None:
+    rules = _rules(
+        tmp_path,
+        "- name: e\n  min_entropy: 3.0\n  pattern: 'v=(?P<secret>\\w+)'\n"
+        "- name: w\n  within: 'tool [^\\n]*'\n  pattern: '-s (?P<secret>\\S+)'\n"
+        "- name: k\n  keywords: [MAGIC]\n  pattern: 'id (?P<secret>\\d+)'\n",
+    )
+    r = Redactor(rules)
+    assert r.redact(b"v=aaaaaaaaaa v=q8Zr2Lk0Xw")[0] == b"v=aaaaaaaaaa v=[redacted-e]"
+    assert r.redact(b"tool -s one\nother -s two")[0] == b"tool -s [redacted-w]\nother -s two"
+    assert r.redact(b"id 4242")[0] == b"id 4242"
+    assert r.redact(b"magic id 4242")[0] == b"magic id [redacted-k]"
+
+
+def test_line_keywords_only_look_at_lines_holding_them(tmp_path: Path) -> None:
+    rules = _rules(tmp_path, "- name: l\n  line_keywords: [pw]\n  pattern: '=(?P<secret>\\w+)'\n")
+    assert Redactor(rules).redact(b"a=1x\npw=2y\n")[0] == b"a=1x\npw=[redacted-l]\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("- name: x\n  pattern: a\n  min_entropy: lots\n", "min_entropy"),
+        ("- name: x\n  pattern: a\n  keywords: pw\n", "'keywords' must be a list"),
+        ("- name: x\n  pattern: a\n  within: '('\n", "bad regular expression"),
+    ],
+)
+def test_bad_rule_fields_are_one_line_errors(tmp_path: Path, text: str, problem: str) -> None:
+    with pytest.raises(ConfigError, match=problem) as caught:
+        _rules(tmp_path, text)
+    assert "\n" not in str(caught.value)
+
+
+# --- remotefix redact FILE… ------------------------------------------------------------------
+
+
+def _run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_redact_writes_to_stdout_and_reports_counts_on_stderr(tmp_path: Path) -> None:
+    src = tmp_path / "app.env"
+    src.write_text("DB_PASSWORD=Sx-cli-0001\nHOME=/root\n")
+    code, out, err = _run("--json", "redact", str(src))
+    assert code == 0
+    assert out == "DB_PASSWORD=[redacted-assignment]\nHOME=/root\n"
+    report = json.loads(err)
+    assert report["total"] == 1 and report["files"][0]["counts"] == {"assignment": 1}
+    assert "Sx-cli-0001" not in err
+    assert src.read_text() == "DB_PASSWORD=Sx-cli-0001\nHOME=/root\n"
+
+
+def test_as_path_applies_path_scoped_rules(tmp_path: Path) -> None:
+    src = tmp_path / "from-customer.txt"
+    src.write_text("db:5432:shop:app:Sx-pgpass-0002\n")
+    assert "Sx-pgpass-0002" in _run("redact", str(src))[1]
+    code, out, _ = _run("redact", str(src), "--as-path", "/root/.pgpass")
+    assert code == 0 and out == "db:5432:shop:app:[redacted-pgpass]\n"
+
+
+def test_redact_into_a_dir_and_to_one_output(tmp_path: Path) -> None:
+    one, two = tmp_path / "a.conf", tmp_path / "b.conf"
+    one.write_text("token: Sx-dir-0003\n")
+    two.write_text("nothing secret\n")
+    code, out, _ = _run("--json", "redact", str(one), str(two), "-d", str(tmp_path / "out"))
+    assert code == 0 and json.loads(out)["total"] == 1
+    assert (tmp_path / "out" / "a.conf").read_text() == "token: [redacted-assignment_spaced]\n"
+    assert (tmp_path / "out" / "b.conf").read_text() == "nothing secret\n"
+    code, _, _ = _run("redact", str(one), "-o", str(tmp_path / "single.conf"))
+    assert code == 0 and "Sx-dir-0003" not in (tmp_path / "single.conf").read_text()
+
+
+@pytest.mark.parametrize(
+    ("args", "problem"),
+    [
+        (["{missing}"], "no such file"),
+        (["{a}", "-o", "{a}"], "is an input file"),
+        (["{a}", "-d", "{dir}"], "is an input file"),
+        (["{a}", "{b}"], "several files need -d"),
+        (["{a}", "{b}", "-o", "{dir}/x"], "-o takes one input file"),
+        (["{a}", "-o", "{dir}/x", "-d", "{dir}"], "exclude each other"),
+        (["{a}", "{sub}/a", "-d", "{dir}/out"], "same file name"),
+        (["{dir}"], "is a directory"),
+    ],
+)
+def test_bad_input_is_one_line_exit_3_and_writes_nothing(
+    tmp_path: Path, args: list[str], problem: str
+) -> None:
+    (tmp_path / "sub").mkdir()
+    for name in ("a", "b", "sub/a"):
+        (tmp_path / name).write_text("password=Sx-bad-0004\n")
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+    paths = {"a": tmp_path / "a", "b": tmp_path / "b", "sub": tmp_path / "sub",
+             "dir": tmp_path, "missing": tmp_path / "missing"}  # fmt: skip
+    code, _, err = _run("redact", *[a.format(**paths) for a in args])
+    assert code == ConfigError.exit_code, err
+    assert problem in err and err.count("\n") == 1 and "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.rglob("*")) == before
+    assert (tmp_path / "a").read_text() == "password=Sx-bad-0004\n"
+
+
+def test_an_unwritable_destination_leaves_nothing_half_written(tmp_path: Path) -> None:
+    src = tmp_path / "a.conf"
+    src.write_text("password=Sx-write-0005\n")
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("")
+    code, _, err = _run("redact", str(src), "-o", str(blocker / "out.conf"))
+    assert code == WorkspaceError.exit_code and "cannot write" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.conf", "not-a-dir"]

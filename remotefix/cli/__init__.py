@@ -30,6 +30,7 @@ COMMANDS = {
     "diagnose": "diagnose:diagnose_cmd",
     "collector-script": "collector_script:collector_script",
     "bundle": "bundle:bundle",
+    "redact": "redact:redact_cmd",
     "fingerprint": "fingerprint:fingerprint",
     "triage": "cases:triage_cmd",
     "lab": "lab:lab",

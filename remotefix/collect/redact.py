@@ -11,65 +11,29 @@ Obfuscation (opt-in) then replaces every identity by a consistent placeholder
 
 from __future__ import annotations
 
-import fnmatch
-import re
-from dataclasses import dataclass
-from pathlib import Path
+import functools
 from typing import Any
 
-from remotefix._yaml import load_yaml
 from remotefix.collect.obfuscate import Obfuscator
-from remotefix.errors import ConfigError
+from remotefix.collect.redact_engine import redact_bytes
+from remotefix.collect.redact_rules import RULES_FILE, Rule, load_rules
 
-RULES_FILE = Path(__file__).with_name("redaction.yaml")
-_RULE_KEYS = {"name", "pattern", "ignore_case", "paths"}
+__all__ = ["DEFAULT_RULES", "RULES_FILE", "Redactor", "Rule", "default_rules", "load_rules"]
 
-
-@dataclass(frozen=True, slots=True)
-class Rule:
-    """One redaction pattern; it applies to items whose name matches one of ``paths`` (or all)."""
-
-    name: str
-    pattern: re.Pattern[bytes]
-    paths: tuple[str, ...] = ()
-
-    def applies_to(self, source: str) -> bool:
-        return not self.paths or any(fnmatch.fnmatch(source, p) for p in self.paths)
-
-    @property
-    def mask(self) -> bytes:
-        return f"[redacted-{self.name}]".encode()
+DEFAULT_RULES: tuple[Rule, ...]  # provided by __getattr__ below, on first use
 
 
-def load_rules(path: Path) -> list[Rule]:
-    """Rules from a YAML list of ``{name, pattern, ignore_case?, paths?}``."""
-    raw = load_yaml(path)
-    if not isinstance(raw, list):
-        raise ConfigError(
-            f"{path}: expected a list of rules", hint="see remotefix/collect/redaction.yaml"
-        )
-    return [_rule(path, index, item) for index, item in enumerate(raw)]
+@functools.cache
+def default_rules() -> tuple[Rule, ...]:
+    """The rules of ``redaction.yaml``, loaded (and compiled) once, on first use."""
+    return tuple(load_rules(RULES_FILE))
 
 
-def _rule(path: Path, index: int, item: Any) -> Rule:
-    where = f"{path}: rule {index + 1}"
-    if not isinstance(item, dict) or not {"name", "pattern"} <= item.keys():
-        raise ConfigError(f"{where}: needs 'name' and 'pattern'")
-    unknown = set(item) - _RULE_KEYS
-    if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
-    flags = re.MULTILINE | (re.IGNORECASE if item.get("ignore_case") else 0)
-    try:
-        pattern = re.compile(str(item["pattern"]).encode(), flags)
-    except re.error as exc:
-        raise ConfigError(f"{where} ({item['name']}): bad regular expression: {exc}") from exc
-    paths = item.get("paths") or []
-    if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
-        raise ConfigError(f"{where}: 'paths' must be a list of globs")
-    return Rule(str(item["name"]), pattern, tuple(paths))
-
-
-DEFAULT_RULES: tuple[Rule, ...] = tuple(load_rules(RULES_FILE))
+def __getattr__(name: str) -> Any:
+    # DEFAULT_RULES is loaded lazily: `import remotefix` (the audit) should not compile them
+    if name == "DEFAULT_RULES":
+        return default_rules()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class Redactor:
@@ -95,33 +59,11 @@ class Redactor:
 
     def redact(self, data: bytes, *, source: str = "") -> tuple[bytes, dict[str, int]]:
         """``data`` with every secret masked, and how many of each rule's matches were masked."""
-        counts: dict[str, int] = {}
-        for rule in self.rules:
-            if not rule.applies_to(source):
-                continue
-            data, found = _apply(rule, data)
-            if found:
-                counts[rule.name] = counts.get(rule.name, 0) + found
+        data, counts = redact_bytes(self.rules, data, source=source, mask=_mask)
         if self.obfuscator:
             data = self.obfuscator.apply(data)
         return data, counts
 
 
-def _apply(rule: Rule, data: bytes) -> tuple[bytes, int]:
-    found = 0
-    secret = "secret" in rule.pattern.groupindex
-
-    def mask(match: re.Match[bytes]) -> bytes:
-        nonlocal found
-        if not secret:
-            found += 1
-            return rule.mask
-        start, end = match.span("secret")
-        if start < 0 or start == end:
-            return match.group(0)
-        found += 1
-        whole = match.group(0)
-        offset = match.start()
-        return whole[: start - offset] + rule.mask + whole[end - offset :]
-
-    return rule.pattern.sub(mask, data), found
+def _mask(rule: str) -> bytes:
+    return f"[redacted-{rule}]".encode()
