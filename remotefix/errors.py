@@ -22,6 +22,7 @@ what to do next.
     ├── CaseError (40)             known-issue case problems
     ├── BundleError (50)           diagnostics bundle invalid, tampered or unsafe
     └── FixError (60)              a fix playbook failed, was refused, or could not run
+        └── FixVarError (61)       a fix's extra vars would change the connection (or are malformed)
 """
 
 from __future__ import annotations
@@ -122,3 +123,9 @@ class FixError(RemotefixError):
     """A fix playbook could not run, failed on a host, or was refused (e.g. a lab run failed)."""
 
     exit_code = 60
+
+
+class FixVarError(FixError):
+    """``fix -e`` tried to set a connection variable (or was not ``name=value``)."""
+
+    exit_code = 61

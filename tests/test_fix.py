@@ -5,6 +5,8 @@ events are audited, failures stop one host only."""
 from __future__ import annotations
 
 import json
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +17,11 @@ from click.testing import CliRunner
 from remotefix.cases.model import load_cases
 from remotefix.cases.repro import run_steps
 from remotefix.cli import cli
-from remotefix.consent import Scope
-from remotefix.fixes.ansible import Host
+from remotefix.consent import ConsentStore, Scope
+from remotefix.errors import ConsentError
+from remotefix.fixes.ansible import PlaybookRun, run_playbook
+from remotefix.fixes.connection import host_for
+from remotefix.fixes.fix import fix
 from remotefix.lab import labs
 from remotefix.sandbox import Customer
 from remotefix.session import Session
@@ -24,6 +29,7 @@ from remotefix.targets import parse_address
 from remotefix.workspace import Workspace
 from tests.fixtures.cli import cli_json, grant, trust
 from tests.fixtures.docker import CustomerFactory, KeyPair
+from tests.fixtures.sshd import Sshd, SshdFactory
 
 PLANT_KI_0004 = (
     "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq hello >/dev/null"
@@ -32,14 +38,170 @@ PLANT_KI_0004 = (
 )
 
 
-def test_generated_inventory_holds_no_secret_and_checks_host_keys() -> None:
-    host = Host("web1", address="10.0.0.5", port=2222, user="alice", key_file="/k/id",
-                known_hosts="/ws/known hosts", proxy_jump="bastion")  # fmt: skip
-    variables = host.variables()
-    assert "StrictHostKeyChecking=yes" in variables["ansible_ssh_common_args"]
-    assert "UserKnownHostsFile='/ws/known hosts'" in variables["ansible_ssh_common_args"]
-    assert variables["ansible_become"] is True  # not root: sudo (never a password)
-    assert not any("pass" in k for k in variables)
+PY = "ansible_python_interpreter=/usr/bin/python3"  # python3 on PATH is a pyenv shim here
+
+
+def _play(path: Path, *tasks: str) -> Path:
+    """A playbook of shell tasks (each a name and a command)."""
+    body = "".join(
+        f"    - name: step {i}\n      ansible.builtin.shell: {json.dumps(task)}\n"
+        "      changed_when: false\n"
+        for i, task in enumerate(tasks, 1)
+    )
+    path.write_text(f"- hosts: all\n  gather_facts: false\n  tasks:\n{body}")
+    return path
+
+
+def _trust_sshd(server: Sshd) -> None:
+    ws = Workspace.default().ensure()
+    with ws.known_hosts.open("a") as fh:
+        fh.write(server.known_hosts_line + "\n")
+
+
+def _fix(*args: str) -> tuple[int, Any]:
+    return cli_json("fix", *args, "-e", PY, "--yes")
+
+
+def _sshd_address(server: Sshd) -> str:
+    return f"{server.address}?identity_file={server.client_key.private}"
+
+
+@pytest.mark.parametrize(
+    "var",
+    [
+        "ansible_host=127.0.0.1", "ansible_port=2222", "ansible_user=mallory",
+        "ansible_connection=local", "ansible_ssh_common_args=-o StrictHostKeyChecking=no",
+        "ansible_ssh_extra_args=-oProxyCommand=nc", "ansible_scp_extra_args=-q",
+        "ansible_become=true", "ansible_become_user=root", "ansible_become_method=su",
+        "ansible_password=x", "ansible_ssh_pass=x", "ansible_private_key_file=/k",
+        "ansible_ssh_private_key_file=/k", "ansible_host_key_checking=false",
+        "ansible_ssh_host=10.0.0.9", "ansible_paramiko_host=10.0.0.9", "ansible_ssh_executable=/x",
+        "ansible_shell_executable=/bin/evil", "inventory_hostname=other",
+    ],
+)  # fmt: skip
+def test_extra_vars_refuse_every_connection_variable(sshd_factory: SshdFactory, var: str,
+                                                     tmp_path: Path) -> None:  # fmt: skip
+    consented, other = sshd_factory(), sshd_factory()
+    for server in (consented, other):
+        _trust_sshd(server)
+    grant([consented.address], "C-VARS", Scope.FIX)
+    playbook = _play(tmp_path / "p.yml", f"touch {tmp_path}/ran")
+    result = CliRunner().invoke(
+        cli, ["fix", str(playbook), _sshd_address(consented), "--case", "C-VARS", "--yes",
+              "-e", f"ansible_port={other.port}" if var.startswith("ansible_host=") else var],
+    )  # fmt: skip
+    assert result.exit_code == 61, result.output
+    assert len(result.stderr.strip().splitlines()) == 1 and "connection variable" in result.stderr
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "ran").exists()
+    for server in (consented, other):
+        assert "Accepted publickey" not in server.log.read_text()
+
+
+def test_ordinary_variables_stay_allowed(sshd: Sshd, tmp_path: Path) -> None:
+    _trust_sshd(sshd)
+    grant([sshd.address], "C-VARS", Scope.FIX)
+    playbook = _play(tmp_path / "p.yml", "echo {{ greeting }} > " + str(tmp_path / "out"))
+    code, report = _fix(str(playbook), _sshd_address(sshd), "--case", "C-VARS",
+                        "-e", "greeting=hello")  # fmt: skip
+    assert code == 0, report
+    assert (tmp_path / "out").read_text() == "hello\n"
+
+
+def test_a_host_trusted_only_in_the_users_known_hosts_works_for_fix(
+    sshd: Sshd, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = tmp_path / "home"
+    (home / ".ssh").mkdir(parents=True)
+    (home / ".ssh" / "known_hosts").write_text(sshd.known_hosts_line + "\n")
+    monkeypatch.setenv("HOME", str(home))
+    grant([sshd.address], "C-KH", Scope.FIX)
+    target = sshd.target()
+    with Session(target, case="C-KH") as session:  # the session trusts it...
+        assert session.run("true").exit_code == 0
+    playbook = _play(tmp_path / "p.yml", f"touch {tmp_path}/ran")
+    code, report = _fix(str(playbook), _sshd_address(sshd), "--case", "C-KH")
+    assert code == 0, report  # ...and so does Ansible
+    assert (tmp_path / "ran").exists()
+
+
+def test_an_untrusted_host_key_is_refused_by_ansible_too(sshd: Sshd, tmp_path: Path) -> None:
+    """Ansible holds the key to the session's list even when it is run directly."""
+    target = sshd.target()
+    host = host_for(target, Workspace.default().ensure())
+    playbook = _play(tmp_path / "p.yml", f"touch {tmp_path}/ran")
+    run = run_playbook(playbook, [host], check=False, workspace=Workspace.default(),
+                       extra_vars={"ansible_python_interpreter": "/usr/bin/python3"})  # fmt: skip
+    assert run.failed_hosts() == [target.name]
+    assert any("Host key verification failed" in e.message for e in run.events)
+    assert not (tmp_path / "ran").exists()
+
+
+def test_the_password_never_reaches_ansibles_environment(
+    sshd: Sshd, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REMOTEFIX_PASSWORD", "hunter2-sentinel")
+    _trust_sshd(sshd)
+    grant([sshd.address], "C-PW", Scope.FIX)
+    playbook = tmp_path / "p.yml"
+    playbook.write_text(
+        "- hosts: all\n  gather_facts: false\n  tasks:\n"
+        "    - ansible.builtin.debug: {msg: \"env=[{{ lookup('env', 'REMOTEFIX_PASSWORD') }}]\"}\n"
+        "    - ansible.builtin.debug: {msg: \"argv=[{{ lookup('pipe', 'cat /proc/$PPID/cmdline"
+        ' | tr \\\\0 \\" \\"\') }}]"}\n'
+    )
+    code, report = _fix(str(playbook), _sshd_address(sshd), "--case", "C-PW")
+    assert code == 0, report
+    messages = [e["message"] for e in report["apply"]["events"]]
+    assert "env=[]" in messages and any(m.startswith("argv=[") for m in messages), messages
+    assert "hunter2" not in json.dumps(report)
+    assert "hunter2" not in Workspace.default().audit_log.read_text()
+
+
+@pytest.mark.slow
+def test_revoking_consent_stops_the_playbook_before_its_next_task(
+    sshd: Sshd, tmp_path: Path
+) -> None:
+    _trust_sshd(sshd)
+    grant_id = grant([sshd.address], "C-REV", Scope.FIX)
+    first, second = tmp_path / "first", tmp_path / "second"
+    playbook = _play(tmp_path / "p.yml", f"touch {first} && sleep 2", f"touch {second}")
+    revoked = threading.Event()
+
+    def revoke_when_first_task_runs() -> None:
+        while not first.exists():
+            time.sleep(0.05)
+        ConsentStore(Workspace.default()).revoke(grant_id)
+        revoked.set()
+
+    threading.Thread(target=revoke_when_first_task_runs, daemon=True).start()
+    result = CliRunner().invoke(cli, ["fix", str(playbook), _sshd_address(sshd), "--case",
+                                      "C-REV", "-e", PY, "--yes"])  # fmt: skip
+    assert revoked.is_set()
+    assert result.exit_code == 5, result.output
+    assert "stopped before task 'step 2'" in result.stderr and "revoked" in result.stderr
+    assert first.exists() and not second.exists()
+    records = _audit(Workspace.default())
+    stop = [r for r in records if r["action"] == "fix-stopped"]
+    assert len(stop) == 1 and stop[0]["consent_id"] == grant_id and "revoked" in str(stop[0])
+    assert [r["action"] for r in records if r["action"].startswith("fix-")][-1] == "fix-stopped"
+
+
+def test_consent_is_checked_again_after_the_confirmation(sshd: Sshd, tmp_path: Path) -> None:
+    _trust_sshd(sshd)
+    grant_id = grant([sshd.address], "C-CONF", Scope.FIX)
+    playbook = _play(tmp_path / "p.yml", f"touch {tmp_path}/ran")
+    targets = [parse_address(_sshd_address(sshd))]
+
+    def confirm_then_revoke(check: PlaybookRun) -> bool:
+        ConsentStore(Workspace.default()).revoke(grant_id)  # revoked while the human read
+        return True
+
+    with pytest.raises(ConsentError, match="revoked"):
+        fix(playbook, targets, case="C-CONF", workspace=Workspace.default(),
+            confirm=confirm_then_revoke, extra_vars={"ansible_python_interpreter": "/usr/bin/python3"})  # fmt: skip
+    assert not (tmp_path / "ran").exists()
+    assert not any(r["action"] == "fix-apply" for r in _audit(Workspace.default()))
 
 
 @pytest.mark.docker

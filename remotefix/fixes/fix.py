@@ -1,6 +1,9 @@
 """Apply a fix playbook the careful way: consent first, practise on the lab, check with diff,
 confirm, apply, prove idempotence, and show the before/after fingerprint diff.
 
+Consent is checked before anything runs, again before every phase and after the confirmation,
+and inside each playbook run before every task (``remotefix.fixes.guard``): a grant revoked or
+expired on the way stops the fix with ``ConsentError`` and an audit record ``fix-stopped``.
 Every task event becomes an audit record under the case; a host whose task fails stops there
 and the others go on.
 """
@@ -14,15 +17,19 @@ from typing import Any
 
 from remotefix.audit import AuditLog
 from remotefix.consent import Scope
-from remotefix.errors import ConfigError, FixError
+from remotefix.errors import ConfigError, ConsentError, FixError
 from remotefix.fingerprint import diff_fingerprints
-from remotefix.fixes.ansible import Host, PlaybookRun, TaskEvent, host_for, run_playbook
+from remotefix.fixes.ansible import PlaybookRun, TaskEvent, run_playbook
+from remotefix.fixes.connection import Endpoint, Host, host_for
+from remotefix.fixes.extravars import check_extra_vars
+from remotefix.fixes.guard import ConsentGuard
 from remotefix.lab import labs
 from remotefix.lab.fidelity import quick_fingerprint
 from remotefix.progress import Progress, quiet
 from remotefix.resources import data_dir
 from remotefix.session import Session
 from remotefix.targets import Target
+from remotefix.transports._ssh_settings import password_from_env
 from remotefix.workspace import Workspace
 
 Confirm = Callable[[PlaybookRun], bool]
@@ -81,15 +88,9 @@ def lab_host(name: str, workspace: Workspace) -> Host:
     lab = labs.get_lab(name, workspace)
     if not lab.ssh_port or not lab.host_key:
         raise FixError(f"lab {name} has no recorded sshd", hint="bring it up again with lab up")
-    known = labs.pinned_known_hosts(lab, workspace)
-    return Host(
-        name,
-        address="127.0.0.1",
-        port=lab.ssh_port,
-        user="root",
-        key_file=str(labs.lab_key_path(workspace)),
-        known_hosts=str(known),
-    )
+    key = str(labs.lab_key_path(workspace))
+    endpoint = Endpoint("127.0.0.1", lab.ssh_port, "root", (key,))
+    return Host(name, endpoint=endpoint, pinned_known_hosts=labs.pinned_known_hosts(lab, workspace))
 
 
 def practise(
@@ -109,8 +110,11 @@ def practise(
         say(f"lab {lab}: {phase}")
         sink = _auditor(workspace, case, playbook, f"lab-{phase}", {lab: None})
         runs.append(
-            run_playbook(playbook, [host], check=check, extra_vars=extra_vars, on_event=sink)
-        )
+            run_playbook(
+                playbook, [host], check=check, workspace=workspace, extra_vars=extra_vars,
+                on_event=sink,
+            )
+        )  # fmt: skip
     return Practice(lab, *runs)
 
 
@@ -128,12 +132,10 @@ def fix(
 ) -> FixReport:
     """The whole careful road on the customer's targets (see the module docstring)."""
     say = progress or quiet
+    check_extra_vars(extra_vars or {})  # refused before anything runs anywhere
     report = FixReport(playbook.name, case)
-    grants = {}
-    for target in targets:  # refused before anything runs anywhere
-        with Session(target, case=case, workspace=workspace) as session:
-            grant = session.check_consent(Scope.FIX, attempted=f"fix {playbook.name}")
-            grants[target.name] = grant.id if grant else None
+    guard = ConsentGuard(workspace, case, playbook.name, tuple(targets))
+    grants = guard.check(f"fix {playbook.name}")
     if lab:
         report.practice = practise(
             playbook, lab, case=case, workspace=workspace, extra_vars=extra_vars, progress=say
@@ -146,11 +148,22 @@ def fix(
     if not targets:  # practice only
         return report
     hosts = [host_for(t, workspace) for t in targets]
+    guard.check(f"fix {playbook.name}: fingerprint before")
     before = _fingerprints(targets, case, workspace)
 
     def run(phase: str, on: list[Host], *, check: bool) -> PlaybookRun:
+        live = ConsentGuard(workspace, case, playbook.name, tuple(t for t in targets if t.name in
+                            {h.name for h in on}))  # fmt: skip
+        live.check(f"fix {playbook.name}: {phase}")  # before every phase
         sink = _auditor(workspace, case, playbook, phase, grants)
-        return run_playbook(playbook, on, check=check, extra_vars=extra_vars, on_event=sink)
+        try:
+            return run_playbook(
+                playbook, on, check=check, workspace=workspace, guard=live,
+                extra_vars=extra_vars, on_event=sink, password=password_from_env(),
+            )  # fmt: skip
+        except ConsentError as exc:
+            _stopped(workspace, case, playbook, phase, live, grants, exc)
+            raise
 
     say("check mode with diff: what would change")
     report.check = run("check", hosts, check=True)
@@ -163,6 +176,7 @@ def fix(
     report.apply = run("apply", hosts, check=False)
     say("applying again: it must change nothing (idempotence)")
     report.again = run("idempotence", hosts, check=False)
+    guard.check(f"fix {playbook.name}: fingerprint after")
     after = _fingerprints(targets, case, workspace)
     report.diffs = {n: diff_fingerprints(before[n], after[n]) for n in before if n in after}
     return report
@@ -199,3 +213,28 @@ def _auditor(
         )
 
     return record
+
+
+def _stopped(
+    workspace: Workspace,
+    case: str,
+    playbook: Path,
+    phase: str,
+    guard: ConsentGuard,
+    grants: dict[str, str | None],
+    error: ConsentError,
+) -> None:
+    """The audit record of a fix stopped because its consent went away."""
+    log = AuditLog(workspace)
+    for target in guard.targets:
+        log.append(
+            action="fix-stopped",
+            case=case,
+            target=target,
+            consent_id=grants.get(target.name),
+            scope=Scope.FIX.value,
+            command=f"{playbook.name}: {phase}",
+            exit_code=None,
+            duration_s=None,
+            extra={"reason": error.message},
+        )
