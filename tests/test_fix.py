@@ -23,7 +23,7 @@ from remotefix.fixes.ansible import PlaybookRun, run_playbook
 from remotefix.fixes.connection import host_for
 from remotefix.fixes.fix import fix
 from remotefix.lab import labs
-from remotefix.sandbox import Customer
+from remotefix.sandbox import Customer, wait_for_ssh_banner
 from remotefix.session import Session
 from remotefix.targets import parse_address
 from remotefix.workspace import Workspace
@@ -156,6 +156,40 @@ def test_the_password_never_reaches_ansibles_environment(
     assert "env=[]" in messages and any(m.startswith("argv=[") for m in messages), messages
     assert "hunter2" not in json.dumps(report)
     assert "hunter2" not in Workspace.default().audit_log.read_text()
+
+
+PASSWORD_ONLY = (
+    "echo 'root:pw-sentinel-42' | chpasswd && rm /root/.ssh/authorized_keys"
+    " && printf 'PermitRootLogin yes\\nPasswordAuthentication yes\\n'"
+    " > /etc/ssh/sshd_config.d/00-password.conf && kill -HUP 1"
+)
+
+
+@pytest.mark.docker
+def test_remotefix_password_logs_ansible_in_and_is_never_written(
+    customer_factory: CustomerFactory, docker_api: docker.DockerClient, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    customer = customer_factory()
+    box = docker_api.containers.get(customer.name)
+    code, out = box.exec_run(["sh", "-c", PASSWORD_ONLY])
+    assert code == 0, out
+    wait_for_ssh_banner(customer.host, customer.port, timeout=30)
+    monkeypatch.setenv("REMOTEFIX_PASSWORD", "pw-sentinel-42")
+    trust(customer)
+    grant([customer.address], "C-PW", Scope.FIX)
+    playbook = tmp_path / "p.yml"
+    playbook.write_text(
+        "- hosts: all\n  gather_facts: false\n  tasks:\n"
+        "    - ansible.builtin.copy: {dest: /root/pw-ran, content: ok}\n"
+        "    - ansible.builtin.debug: {msg: \"env=[{{ lookup('env', 'REMOTEFIX_PASSWORD') }}]\"}\n"
+    )
+    code, report = cli_json("fix", str(playbook), customer.address, "--case", "C-PW", "--yes")
+    assert code == 0, report
+    assert box.exec_run(["cat", "/root/pw-ran"]).output == b"ok"
+    assert "env=[]" in [e["message"] for e in report["apply"]["events"]]
+    assert "pw-sentinel" not in json.dumps(report)
+    assert "pw-sentinel" not in Workspace.default().audit_log.read_text()
 
 
 @pytest.mark.slow

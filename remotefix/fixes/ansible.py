@@ -87,88 +87,82 @@ def run_playbook(
     if not playbook.is_file():
         raise FixError(f"playbook {playbook} not found", hint="see the playbooks/ folder")
     check_extra_vars(extra_vars or {})
+    job = _Job(playbook, tuple(hosts), check, workspace, guard, dict(extra_vars or {}), timeout)
     data_dir = Path(tempfile.mkdtemp(prefix="remotefix-ansible-"))
     try:
-        return _run(playbook, hosts, data_dir, check, workspace, guard, extra_vars or {},
-                    on_event, password, timeout)  # fmt: skip
+        return job.run(data_dir, on_event, password)
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
-def _run(
-    playbook: Path,
-    hosts: list[Host],
-    data_dir: Path,
-    check: bool,
-    workspace: Workspace,
-    guard: ConsentGuard | None,
-    extra_vars: dict[str, str],
-    on_event: EventSink | None,
-    password: str | None,
-    timeout: int,
-) -> PlaybookRun:
-    import ansible_runner  # heavy: loaded only when a fix runs
+@dataclass(frozen=True, slots=True)
+class _Job:
+    """One ansible-playbook run, prepared in a private data directory."""
 
-    aliases = {_alias(h.name, i): h.name for i, h in enumerate(hosts)}
-    env = _environment(data_dir, hosts, aliases, workspace, guard, extra_vars)
-    result = PlaybookRun(check=check, rc=-1, status="not started")
-    cmdline = ["--check", "--diff"] if check else ["--diff"]
-    try:
-        config = ansible_runner.RunnerConfig(
-            private_data_dir=str(data_dir),
-            playbook=str(playbook.resolve()),
-            inventory=str(data_dir / "inventory" / "hosts.yml"),
-            envvars=env,
-            cmdline=shlex.join([*cmdline, "--ask-pass"] if password else cmdline),
-            passwords={r"SSH password:\s*$": password} if password else None,
-            quiet=True,
-            timeout=timeout,
-            suppress_env_files=True,
-            settings={"suppress_ansible_output": True, "pexpect_timeout": 1},
-        )
-        config.prepare()
-        config.env.pop(PASSWORD_ENV, None)  # the password reaches ansible by its prompt only
-        runner = ansible_runner.Runner(
-            config, event_handler=_handler(result, aliases, on_event), cancel_callback=_signals()
-        )
-        runner.run()
-    except Exception as exc:  # ansible-runner raises its own and plain exceptions alike
-        raise FixError(f"ansible-runner could not run {playbook.name}: {exc}") from exc
-    return _outcome(result, runner, playbook, data_dir, timeout)
+    playbook: Path
+    hosts: tuple[Host, ...]
+    check: bool
+    workspace: Workspace
+    guard: ConsentGuard | None
+    extra_vars: dict[str, str]
+    timeout: int
 
+    def run(self, data_dir: Path, on_event: EventSink | None, password: str | None) -> PlaybookRun:
+        import ansible_runner  # heavy: loaded only when a fix runs
 
-def _environment(
-    data_dir: Path,
-    hosts: list[Host],
-    aliases: dict[str, str],
-    workspace: Workspace,
-    guard: ConsentGuard | None,
-    extra_vars: dict[str, str],
-) -> dict[str, str]:
-    """Write inventory, ssh files, extra vars, ansible.cfg and guard; return the environment."""
-    ssh_config = write_ssh_files(hosts, workspace, data_dir)
-    inventory = data_dir / "inventory" / "hosts.yml"
-    inventory.parent.mkdir()
-    hosts_map = {a: h.variables(ssh_config) for a, h in zip(aliases, hosts, strict=True)}
-    inventory.write_text(yaml.safe_dump({"all": {"hosts": hosts_map}}))
-    if extra_vars:
-        (data_dir / "env").mkdir(exist_ok=True)
-        (data_dir / "env" / "extravars").write_text(json.dumps(extra_vars))
-    (data_dir / "ansible.cfg").write_text("[defaults]\n")  # no ansible.cfg of cwd or ~ applies
-    env = {
-        "ANSIBLE_CONFIG": str(data_dir / "ansible.cfg"),
-        "ANSIBLE_HOST_KEY_CHECKING": "True",
-        "ANSIBLE_RETRY_FILES_ENABLED": "False",
-        "ANSIBLE_NOCOLOR": "1",
-        "ANSIBLE_LOCALHOST_WARNING": "False",
-        "ANSIBLE_SSH_ARGS": "-o ControlMaster=auto -o ControlPersist=5s",
-        "ANSIBLE_SSH_CONTROL_PATH_DIR": str(data_dir / "cp"),
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-    }
-    if guard is not None:
-        guard.save(data_dir / "guard.json")
-        env |= plugin_env(data_dir / "guard.json")
-    return env
+        aliases = {_alias(h.name, i): h.name for i, h in enumerate(self.hosts)}
+        env = self.prepare(data_dir, aliases)
+        result = PlaybookRun(check=self.check, rc=-1, status="not started")
+        cmdline = ["--check", "--diff"] if self.check else ["--diff"]
+        try:
+            config = ansible_runner.RunnerConfig(
+                private_data_dir=str(data_dir),
+                playbook=str(self.playbook.resolve()),
+                inventory=str(data_dir / "inventory" / "hosts.yml"),
+                envvars=env,
+                cmdline=shlex.join([*cmdline, "--ask-pass"] if password else cmdline),
+                passwords={r"SSH password:\s*$": password} if password else None,
+                quiet=True,
+                timeout=self.timeout,
+                suppress_env_files=True,
+                settings={"suppress_ansible_output": True, "pexpect_timeout": 1},
+            )
+            config.prepare()
+            config.env.pop(PASSWORD_ENV, None)  # the password reaches ansible by its prompt only
+            handler = _handler(result, aliases, on_event)
+            runner = ansible_runner.Runner(
+                config, event_handler=handler, cancel_callback=_signals()
+            )
+            runner.run()
+        except Exception as exc:  # ansible-runner raises its own and plain exceptions alike
+            raise FixError(f"ansible-runner could not run {self.playbook.name}: {exc}") from exc
+        return _outcome(result, runner, self.playbook, data_dir, self.timeout)
+
+    def prepare(self, data_dir: Path, aliases: dict[str, str]) -> dict[str, str]:
+        """Write inventory, ssh files, extra vars, ansible.cfg, guard; return the environment."""
+        ssh_config = write_ssh_files(list(self.hosts), self.workspace, data_dir)
+        inventory = data_dir / "inventory" / "hosts.yml"
+        inventory.parent.mkdir()
+        hosts_map = {a: h.variables(ssh_config) for a, h in zip(aliases, self.hosts, strict=True)}
+        inventory.write_text(yaml.safe_dump({"all": {"hosts": hosts_map}}))
+        if self.extra_vars:
+            (data_dir / "env").mkdir(exist_ok=True)
+            (data_dir / "env" / "extravars").write_text(json.dumps(self.extra_vars))
+        (data_dir / "ansible.cfg").write_text("[defaults]\n")  # no ansible.cfg of cwd or ~
+        env = {
+            "ANSIBLE_CONFIG": str(data_dir / "ansible.cfg"),
+            "ANSIBLE_HOST_KEY_CHECKING": "True",
+            "ANSIBLE_RETRY_FILES_ENABLED": "False",
+            "ANSIBLE_NOCOLOR": "1",
+            "ANSIBLE_LOCALHOST_WARNING": "False",
+            "ANSIBLE_SSH_ARGS": "-o ControlMaster=auto -o ControlPersist=5s",
+            "ANSIBLE_SSH_CONTROL_PATH_DIR": str(data_dir / "cp"),
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        }
+        if self.guard is not None:
+            self.guard.save(data_dir / "guard.json")
+            env |= plugin_env(data_dir / "guard.json")
+        return env
 
 
 def _handler(

@@ -133,6 +133,8 @@ def fix(
     """The whole careful road on the customer's targets (see the module docstring)."""
     say = progress or quiet
     check_extra_vars(extra_vars or {})  # refused before anything runs anywhere
+    for target in targets:
+        host_for(target, workspace)  # a target Ansible cannot reach is refused up front too
     report = FixReport(playbook.name, case)
     guard = ConsentGuard(workspace, case, playbook.name, tuple(targets))
     grants = guard.check(f"fix {playbook.name}")
@@ -145,41 +147,60 @@ def fix(
                 f"the fix did not pass on lab {lab}; not applying it to the customer",
                 hint="see the lab run above, or drop --require-lab-pass",
             )
-    if not targets:  # practice only
-        return report
-    hosts = [host_for(t, workspace) for t in targets]
-    guard.check(f"fix {playbook.name}: fingerprint before")
-    before = _fingerprints(targets, case, workspace)
+    if targets:  # else practice only
+        _on_customer(report, _Road(playbook, case, workspace, extra_vars, grants), targets,
+                     confirm, say)  # fmt: skip
+    return report
 
-    def run(phase: str, on: list[Host], *, check: bool) -> PlaybookRun:
-        live = ConsentGuard(workspace, case, playbook.name, tuple(t for t in targets if t.name in
-                            {h.name for h in on}))  # fmt: skip
-        live.check(f"fix {playbook.name}: {phase}")  # before every phase
-        sink = _auditor(workspace, case, playbook, phase, grants)
+
+@dataclass(frozen=True, slots=True)
+class _Road:
+    """What every customer phase shares: playbook, case, workspace, extra vars, grant ids."""
+
+    playbook: Path
+    case: str
+    workspace: Workspace
+    extra_vars: dict[str, str] | None
+    grants: dict[str, str | None]
+
+    def guard(self, targets: list[Target]) -> ConsentGuard:
+        return ConsentGuard(self.workspace, self.case, self.playbook.name, tuple(targets))
+
+    def run(self, phase: str, targets: list[Target], *, check: bool) -> PlaybookRun:
+        """One phase: consent re-checked first, then before every task inside the run."""
+        guard = self.guard(targets)
+        guard.check(f"fix {self.playbook.name}: {phase}")
+        sink = _auditor(self.workspace, self.case, self.playbook, phase, self.grants)
+        hosts = [host_for(t, self.workspace) for t in targets]
         try:
             return run_playbook(
-                playbook, on, check=check, workspace=workspace, guard=live,
-                extra_vars=extra_vars, on_event=sink, password=password_from_env(),
+                self.playbook, hosts, check=check, workspace=self.workspace, guard=guard,
+                extra_vars=self.extra_vars, on_event=sink, password=password_from_env(),
             )  # fmt: skip
         except ConsentError as exc:
-            _stopped(workspace, case, playbook, phase, live, grants, exc)
+            _stopped(self, phase, guard, exc)
             raise
 
+
+def _on_customer(
+    report: FixReport, road: _Road, targets: list[Target], confirm: Confirm, say: Progress
+) -> None:
+    """Check with diff, confirm, apply, apply again; fingerprints before and after."""
+    road.guard(targets).check(f"fix {road.playbook.name}: fingerprint before")
+    before = _fingerprints(targets, road.case, road.workspace)
     say("check mode with diff: what would change")
-    report.check = run("check", hosts, check=True)
-    hosts = [h for h in hosts if h.name not in report.check.failed_hosts()]  # the rest go on
-    if not hosts or not confirm(report.check):
-        return report
-    targets = [t for t in targets if t.name in {h.name for h in hosts}]
+    report.check = road.run("check", targets, check=True)
+    targets = [t for t in targets if t.name not in report.check.failed_hosts()]  # rest go on
+    if not targets or not confirm(report.check):
+        return
     say("applying")
     report.applied = True
-    report.apply = run("apply", hosts, check=False)
+    report.apply = road.run("apply", targets, check=False)
     say("applying again: it must change nothing (idempotence)")
-    report.again = run("idempotence", hosts, check=False)
-    guard.check(f"fix {playbook.name}: fingerprint after")
-    after = _fingerprints(targets, case, workspace)
+    report.again = road.run("idempotence", targets, check=False)
+    road.guard(targets).check(f"fix {road.playbook.name}: fingerprint after")
+    after = _fingerprints(targets, road.case, road.workspace)
     report.diffs = {n: diff_fingerprints(before[n], after[n]) for n in before if n in after}
-    return report
 
 
 def _fingerprints(targets: list[Target], case: str, workspace: Workspace) -> dict[str, Any]:
@@ -215,26 +236,16 @@ def _auditor(
     return record
 
 
-def _stopped(
-    workspace: Workspace,
-    case: str,
-    playbook: Path,
-    phase: str,
-    guard: ConsentGuard,
-    grants: dict[str, str | None],
-    error: ConsentError,
-) -> None:
+def _stopped(road: _Road, phase: str, guard: ConsentGuard, error: ConsentError) -> None:
     """The audit record of a fix stopped because its consent went away."""
-    log = AuditLog(workspace)
+    log = AuditLog(road.workspace)
     for target in guard.targets:
         log.append(
             action="fix-stopped",
-            case=case,
+            case=road.case,
             target=target,
-            consent_id=grants.get(target.name),
+            consent_id=road.grants.get(target.name),
             scope=Scope.FIX.value,
-            command=f"{playbook.name}: {phase}",
-            exit_code=None,
-            duration_s=None,
+            command=f"{road.playbook.name}: {phase}",
             extra={"reason": error.message},
         )
