@@ -125,6 +125,23 @@ def test_a_host_trusted_only_in_the_users_known_hosts_works_for_fix(
     assert (tmp_path / "ran").exists()
 
 
+def test_ansible_goes_through_the_sessions_proxyjump_with_its_host_keys(
+    sshd_factory: SshdFactory, tmp_path: Path
+) -> None:
+    bastion = sshd_factory(log_level="DEBUG1")
+    inner = sshd_factory(client_key=bastion.client_key)
+    for server in (bastion, inner):
+        _trust_sshd(server)
+    grant([inner.address], "C-JUMP", Scope.FIX)
+    jump = f"root@127.0.0.1:{bastion.port}"
+    address = f"{_sshd_address(inner)}&proxy_jump={jump}"
+    playbook = _play(tmp_path / "p.yml", f"touch {tmp_path}/ran")
+    code, report = _fix(str(playbook), address, "--case", "C-JUMP")
+    assert code == 0, report
+    assert (tmp_path / "ran").exists()
+    assert bastion.log.read_text().count(f"target 127.0.0.1 port {inner.port}") >= 3
+
+
 def test_an_untrusted_host_key_is_refused_by_ansible_too(sshd: Sshd, tmp_path: Path) -> None:
     """Ansible holds the key to the session's list even when it is run directly."""
     target = sshd.target()
