@@ -386,3 +386,44 @@ def test_require_lab_pass_refuses_to_touch_the_customer(
         assert box.exec_run(["test", "-f", "/etc/req-fixed"]).exit_code == 1
     finally:
         cli_json("lab", "down", lab["name"])
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_a_second_practice_starts_from_the_labs_pristine_snapshot(
+    docker_api: docker.DockerClient, tmp_path: Path
+) -> None:
+    spec = tmp_path / "lab.yaml"
+    spec.write_text("base: debian:12\n")
+    code, lab = cli_json("lab", "up", str(spec), "--case", "C-SNAP")
+    assert code == 0, lab
+    name, tags = lab["name"], []
+    playbook = tmp_path / "p.yml"
+    playbook.write_text(
+        "- hosts: all\n  gather_facts: false\n  tasks:\n"
+        "    - ansible.builtin.copy: {dest: /root/practised, content: x}\n"
+    )
+    try:
+        runs = [cli_json("fix", str(playbook), "--lab", name, "--case", "C-SNAP", "--yes")
+                for _ in range(2)]  # fmt: skip
+        assert [code for code, _ in runs] == [0, 0], runs
+        first, second = (report["practice"] for _, report in runs)
+        assert (first["restored"], second["restored"]) == (False, True)
+        for practice in (first, second):  # both previews start where the customer was
+            assert practice["check"]["stats"][name]["changed"] == 1, practice
+        code, found = cli_json("lab", "snapshots")
+        tags = [s["tag"] for s in found if s["lab"] == name]
+        assert code == 0 and len(tags) == 1, found
+        code, other = cli_json("lab", "up", "--from-snapshot", tags[0], "--case", "C-SNAP")
+        assert code == 0, other
+        try:
+            box = docker_api.containers.get(other["name"])
+            assert box.exec_run(["test", "-e", "/root/practised"]).exit_code == 1
+        finally:
+            cli_json("lab", "down", other["name"])
+        code, refused = cli_json("lab", "snapshot", "rm", tags[0])
+        assert code == 30, refused  # the practised lab still runs from it
+    finally:
+        cli_json("lab", "down", name)
+    assert cli_json("lab", "snapshot", "rm", tags[0])[0] == 0
+    assert tags[0] not in [s["tag"] for s in cli_json("lab", "snapshots")[1]]

@@ -91,6 +91,7 @@ def report_dict(report: FixReport) -> dict[str, Any]:
         else {
             "lab": practice.lab,
             "passed": practice.passed,
+            "restored": practice.restored,
             "check": run(practice.check),
             "apply": run(practice.apply),
             "idempotence": run(practice.again),

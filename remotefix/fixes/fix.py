@@ -23,7 +23,7 @@ from remotefix.fixes.ansible import PlaybookRun, TaskEvent, run_playbook
 from remotefix.fixes.connection import Endpoint, Host, host_for
 from remotefix.fixes.extravars import check_extra_vars
 from remotefix.fixes.guard import ConsentGuard
-from remotefix.lab import labs
+from remotefix.lab import labs, snapshots
 from remotefix.lab.fidelity import quick_fingerprint
 from remotefix.progress import Progress, quiet
 from remotefix.resources import data_dir
@@ -43,6 +43,8 @@ class Practice:
     check: PlaybookRun
     apply: PlaybookRun
     again: PlaybookRun
+    restored: bool = False
+    """The lab was first put back to its pristine snapshot (an earlier practice changed it)."""
 
     @property
     def passed(self) -> bool:
@@ -102,8 +104,13 @@ def practise(
     extra_vars: dict[str, str] | None = None,
     progress: Progress | None = None,
 ) -> Practice:
-    """Check, apply and re-apply on the lab (audited like any lab command)."""
+    """Check, apply and re-apply on the lab (audited like any lab command).
+
+    The first practice on a lab snapshots it; every later one starts from that snapshot again.
+    """
     say = progress or quiet
+    restored = snapshots.pristine(lab, workspace=workspace)
+    say(f"lab {lab}: {'back to its pristine snapshot' if restored else 'pristine snapshot taken'}")
     host = lab_host(lab, workspace)
     runs = []
     for phase, check in (("check", True), ("apply", False), ("idempotence", False)):
@@ -115,7 +122,7 @@ def practise(
                 on_event=sink,
             )
         )  # fmt: skip
-    return Practice(lab, *runs)
+    return Practice(lab, *runs, restored=restored)
 
 
 def fix(
