@@ -4,9 +4,13 @@ events are audited, failures stop one host only."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sqlite3
 import threading
 import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -209,32 +213,55 @@ def test_remotefix_password_logs_ansible_in_and_is_never_written(
     assert "pw-sentinel" not in Workspace.default().audit_log.read_text()
 
 
+def _revoke(ws: Workspace, grant_id: str) -> None:
+    ConsentStore(ws).revoke(grant_id)
+
+
+def _expire(ws: Workspace, grant_id: str) -> None:
+    """The grant's end moved to a second ago: what the clock does to every grant in time."""
+    past = (datetime.now(UTC) - timedelta(seconds=1)).isoformat()
+    with contextlib.closing(sqlite3.connect(ws.consent_db)) as db, db:
+        db.execute("UPDATE grants SET expires_at = ? WHERE id = ?", (past, grant_id))
+
+
+def _break_database(ws: Workspace, grant_id: str) -> None:
+    for suffix in ("-wal", "-shm"):
+        Path(f"{ws.consent_db}{suffix}").unlink(missing_ok=True)
+    ws.consent_db.write_bytes(b"not a database " * 100)
+
+
 @pytest.mark.slow
-def test_revoking_consent_stops_the_playbook_before_its_next_task(
-    sshd: Sshd, tmp_path: Path
+@pytest.mark.parametrize(
+    ("take_away", "why"),
+    [(_revoke, "revoked"), (_expire, "expired"), (_break_database, "could not be checked")],
+)
+def test_consent_going_away_stops_the_playbook_before_its_next_task(
+    sshd: Sshd, tmp_path: Path, take_away: Callable[[Workspace, str], None], why: str
 ) -> None:
     _trust_sshd(sshd)
+    ws = Workspace.default()
     grant_id = grant([sshd.address], "C-REV", Scope.FIX)
     first, second = tmp_path / "first", tmp_path / "second"
     playbook = _play(tmp_path / "p.yml", f"touch {first} && sleep 2", f"touch {second}")
-    revoked = threading.Event()
+    done = threading.Event()
 
-    def revoke_when_first_task_runs() -> None:
+    def while_the_first_task_runs() -> None:
         while not first.exists():
             time.sleep(0.05)
-        ConsentStore(Workspace.default()).revoke(grant_id)
-        revoked.set()
+        take_away(ws, grant_id)
+        done.set()
 
-    threading.Thread(target=revoke_when_first_task_runs, daemon=True).start()
+    threading.Thread(target=while_the_first_task_runs, daemon=True).start()
     result = CliRunner().invoke(cli, ["fix", str(playbook), _sshd_address(sshd), "--case",
                                       "C-REV", "-e", PY, "--yes"])  # fmt: skip
-    assert revoked.is_set()
+    assert done.is_set()
     assert result.exit_code == 5, result.output
-    assert "stopped before task 'step 2'" in result.stderr and "revoked" in result.stderr
+    assert "stopped before task 'step 2'" in result.stderr and why in result.stderr
+    assert len([line for line in result.stderr.splitlines() if "error" in line]) == 1
     assert first.exists() and not second.exists()
-    records = _audit(Workspace.default())
+    records = _audit(ws)
     stop = [r for r in records if r["action"] == "fix-stopped"]
-    assert len(stop) == 1 and stop[0]["consent_id"] == grant_id and "revoked" in str(stop[0])
+    assert len(stop) == 1 and stop[0]["consent_id"] == grant_id and why in str(stop[0])
     assert [r["action"] for r in records if r["action"].startswith("fix-")][-1] == "fix-stopped"
 
 

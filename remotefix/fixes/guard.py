@@ -52,8 +52,12 @@ class ConsentGuard:
             self.check(f"fix {self.playbook}: {task}")
         except ConsentError as exc:
             record = {"task": task, "message": exc.message, "hint": exc.hint}
-            stop_file.write_text(json.dumps(record))
-            raise SystemExit(STOP_RC) from None
+        except Exception as exc:  # fail closed: Ansible would only warn and go on
+            record = {"task": task, "message": f"consent could not be checked: {exc}", "hint": None}
+        else:
+            return
+        stop_file.write_text(json.dumps(record))
+        raise SystemExit(STOP_RC)
 
     def save(self, path: Path) -> None:
         data = {
