@@ -9,6 +9,10 @@ random moment inside one of the apply tasks, then reports:
                            (the guard's own cost: the current task is let finish, the next one
                            never starts)
 Run: .venv/bin/python bench/fix_revoke.py [--runs 5] [--tasks 6] [--sleep 2]
+
+Measured (2 CPUs shared with other jobs, load ~8; 7 runs, tasks of 2 s): revoke -> stop median
+2.85 s (min 1.32, max 4.05), task end -> stop median 1.22 s (min 0.85, max 3.83); in every run
+the next task never started. Under load ~20 the same was 6.8 s / 5.1 s (median of 5).
 """
 
 from __future__ import annotations
