@@ -22,7 +22,7 @@ what to do next.
     ├── CaseError (40)             known-issue case problems
     ├── BundleError (50)           diagnostics bundle invalid, tampered or unsafe
     └── FixError (60)              a fix playbook failed, was refused, or could not run
-        └── FixVarError (61)       a fix's extra vars would change the connection (or are malformed)
+        └── FixVarError (61)       fix -e or a playbook would re-point the connection
 """
 
 from __future__ import annotations

@@ -102,6 +102,40 @@ def test_extra_vars_refuse_every_connection_variable(sshd_factory: SshdFactory, 
         assert "Accepted publickey" not in server.log.read_text()
 
 
+@pytest.mark.parametrize(
+    ("play", "named"),
+    [
+        ("  vars: {ansible_port: OTHER}\n  tasks:\n    - ansible.builtin.command: touch RAN\n",
+         "variable ansible_port"),
+        ("  tasks:\n    - ansible.builtin.set_fact: {ansible_port: OTHER}\n"
+         "    - ansible.builtin.command: touch RAN\n", "variable ansible_port"),
+        ("  tasks:\n    - ansible.builtin.command: touch RAN\n"
+         "      delegate_to: db9.customer.example\n", "delegate_to db9.customer.example"),
+        ("  tasks:\n    - block:\n        - ansible.builtin.command: touch RAN\n"
+         "      vars: {ansible_ssh_common_args: '-o StrictHostKeyChecking=no'}\n",
+         "variable ansible_ssh_common_args"),
+    ],
+)  # fmt: skip
+def test_a_playbook_cannot_re_point_the_connection_either(
+    sshd_factory: SshdFactory, tmp_path: Path, play: str, named: str
+) -> None:
+    consented, other = sshd_factory(), sshd_factory()
+    for server in (consented, other):
+        _trust_sshd(server)
+    grant([consented.address], "C-PLAY", Scope.FIX)
+    playbook = tmp_path / "p.yml"
+    body = play.replace("OTHER", str(other.port)).replace("RAN", str(tmp_path / "ran"))
+    playbook.write_text(f"- hosts: all\n  gather_facts: false\n{body}")
+    result = CliRunner().invoke(cli, ["fix", str(playbook), _sshd_address(consented), "--case",
+                                      "C-PLAY", "-e", PY, "--yes"])  # fmt: skip
+    assert result.exit_code == 61, result.output
+    assert named in result.stderr and "Traceback" not in result.output
+    assert not (tmp_path / "ran").exists()
+    assert "Accepted publickey" not in other.log.read_text()
+    stops = [r for r in _audit(Workspace.default()) if r["action"] == "fix-stopped"]
+    assert len(stops) == 1 and named in stops[0]["extra"]["reason"]
+
+
 def test_ordinary_variables_stay_allowed(sshd: Sshd, tmp_path: Path) -> None:
     _trust_sshd(sshd)
     grant([sshd.address], "C-VARS", Scope.FIX)

@@ -55,7 +55,9 @@ def check_extra_vars(extra_vars: dict[str, str]) -> None:
 
 def is_connection_var(name: str) -> bool:
     """True for every variable that decides where, as whom or how Ansible connects."""
-    return bool(_FAMILIES.fullmatch(name)) or name in _declared()
+    if _FAMILIES.fullmatch(name):
+        return True
+    return (name.startswith("ansible_") or name == "inventory_hostname") and name in _declared()
 
 
 @functools.cache

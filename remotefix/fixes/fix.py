@@ -17,7 +17,7 @@ from typing import Any
 
 from remotefix.audit import AuditLog
 from remotefix.consent import Scope
-from remotefix.errors import ConfigError, ConsentError, FixError
+from remotefix.errors import ConfigError, ConsentError, FixError, FixVarError
 from remotefix.fingerprint import diff_fingerprints
 from remotefix.fixes.ansible import PlaybookRun, TaskEvent, run_playbook
 from remotefix.fixes.connection import Endpoint, Host, host_for
@@ -184,7 +184,7 @@ class _Road:
                 self.playbook, hosts, check=check, workspace=self.workspace, guard=guard,
                 extra_vars=self.extra_vars, on_event=sink, password=password_from_env(),
             )  # fmt: skip
-        except ConsentError as exc:
+        except (ConsentError, FixVarError) as exc:
             _stopped(self, phase, guard, exc)
             raise
 
@@ -243,8 +243,10 @@ def _auditor(
     return record
 
 
-def _stopped(road: _Road, phase: str, guard: ConsentGuard, error: ConsentError) -> None:
-    """The audit record of a fix stopped because its consent went away."""
+def _stopped(
+    road: _Road, phase: str, guard: ConsentGuard, error: ConsentError | FixVarError
+) -> None:
+    """The audit record of a stopped fix (consent gone, or the playbook re-points it)."""
     log = AuditLog(road.workspace)
     for target in guard.targets:
         log.append(

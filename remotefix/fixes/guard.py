@@ -18,7 +18,7 @@ from types import MappingProxyType
 from typing import Any
 
 from remotefix.consent import Scope
-from remotefix.errors import ConsentError
+from remotefix.errors import ConsentError, FixVarError
 from remotefix.session import Session
 from remotefix.targets import Target
 from remotefix.workspace import Workspace
@@ -46,8 +46,13 @@ class ConsentGuard:
             grants[target.name] = grant.id if grant else None
         return grants
 
-    def before_task(self, task: str, stop_file: Path) -> None:
-        """Called by the plugin: exit ansible-playbook (no task queued) when consent is gone."""
+    def before_task(self, task: str, stop_file: Path, *, overrides: list[str]) -> None:
+        """Called by the plugin: exit ansible-playbook (no task queued) when consent is gone
+        or the playbook would re-point the connection (``overrides``)."""
+        if overrides:
+            record = {"task": task, "kind": "connection", "message": ", ".join(overrides)}
+            stop_file.write_text(json.dumps(record))
+            raise SystemExit(STOP_RC)
         try:
             self.check(f"fix {self.playbook}: {task}")
         except ConsentError as exc:
@@ -75,11 +80,17 @@ class ConsentGuard:
         return cls(Workspace(Path(data["workspace"])), data["case"], data["playbook"], targets)
 
 
-def stopped(stop_file: Path, playbook: str) -> ConsentError | None:
-    """The ``ConsentError`` the plugin left behind, if it stopped the run."""
+def stopped(stop_file: Path, playbook: str) -> ConsentError | FixVarError | None:
+    """The error the plugin left behind, if it stopped the run."""
     if not stop_file.is_file():
         return None
     record = json.loads(stop_file.read_text())
+    if record.get("kind") == "connection":
+        return FixVarError(
+            f"{playbook} sets {record['message']} (task {record['task']!r}): the connection "
+            "is the consented target's; stopped before that task",
+            hint="remove it from the playbook; change the target and its grant instead",
+        )
     return ConsentError(
         f"{playbook} stopped before task {record['task']!r}: {record['message']}",
         hint=record.get("hint"),
