@@ -126,6 +126,6 @@ class FixError(RemotefixError):
 
 
 class FixVarError(FixError):
-    """``fix -e`` tried to set a connection variable (or was not ``name=value``)."""
+    """``fix -e`` or the playbook would set a connection variable (or -e is not name=value)."""
 
     exit_code = 61
