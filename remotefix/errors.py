@@ -23,6 +23,7 @@ what to do next.
     ├── CaseError (40)             known-issue case problems
     ├── BundleError (50)           diagnostics bundle invalid, tampered or unsafe
     ├── FixError (60)              a fix playbook failed, was refused, or could not run
+    │   └── FixVarError (61)       fix -e or a playbook would re-point the connection
     ├── ReportError (70)           a document cannot be built (the workspace lacks the case)
     └── Interrupted (130)          the engineer pressed Ctrl-C (128 + SIGINT, as shells report it)
 """
@@ -136,6 +137,12 @@ class FixError(RemotefixError):
     """A fix playbook could not run, failed on a host, or was refused (e.g. a lab run failed)."""
 
     exit_code = 60
+
+
+class FixVarError(FixError):
+    """``fix -e`` or the playbook would set a connection variable (or -e is not name=value)."""
+
+    exit_code = 61
 
 
 class ReportError(RemotefixError):

@@ -14,18 +14,9 @@ from remotefix.cli._app import App, pass_app
 from remotefix.cli._inventory_options import inventory_options
 from remotefix.errors import ConfigError, FixError
 from remotefix.fixes.ansible import PlaybookRun
+from remotefix.fixes.extravars import parse_extra_vars
 from remotefix.fixes.fix import FixReport, find_playbook, fix
 from remotefix.inventory import resolve_targets
-
-
-def parse_extra_vars(pairs: tuple[str, ...]) -> dict[str, str]:
-    out = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.isidentifier():
-            raise ConfigError(f"bad --extra-vars {pair!r}", hint="use name=value")
-        out[key] = value
-    return out
 
 
 @click.command("fix")
@@ -33,13 +24,20 @@ def parse_extra_vars(pairs: tuple[str, ...]) -> dict[str, str]:
 @click.argument("addresses", nargs=-1)
 @inventory_options
 @click.option("--case", required=True, help="The support case (its consent must allow fix).")
-@click.option("-e", "--extra-vars", "extra_vars", multiple=True, help="name=value (repeatable).")
+@click.option(
+    "-e",
+    "--extra-vars",
+    "extra_vars",
+    multiple=True,
+    help="name=value (repeatable; never a connection variable).",
+)
 @click.option("--lab", help="Practise on this lab first (check, apply, idempotence).")
 @click.option("--require-lab-pass", is_flag=True, help="Refuse to apply unless the lab run passed.")
 @click.option("--yes", is_flag=True, help="Apply without asking (scripted use).")
 @pass_app
 def fix_cmd(app: App, playbook: str, addresses: tuple[str, ...], **opts: Any) -> None:
     """Run a fix playbook: `remotefix fix PLAYBOOK TARGET... --case C [--lab L] [--yes]`."""
+    extra_vars = parse_extra_vars(opts["extra_vars"])  # refused before anything else
     path = find_playbook(playbook)
     practice_only = not addresses and not opts["inventory"] and opts["lab"]
     targets = (
@@ -58,7 +56,7 @@ def fix_cmd(app: App, playbook: str, addresses: tuple[str, ...], **opts: Any) ->
         case=opts["case"],
         workspace=app.workspace,
         confirm=confirm,
-        extra_vars=parse_extra_vars(opts["extra_vars"]),
+        extra_vars=extra_vars,
         lab=opts["lab"],
         require_lab_pass=opts["require_lab_pass"],
         progress=app.progress,
@@ -93,6 +91,7 @@ def report_dict(report: FixReport) -> dict[str, Any]:
         else {
             "lab": practice.lab,
             "passed": practice.passed,
+            "restored": practice.restored,
             "check": run(practice.check),
             "apply": run(practice.apply),
             "idempotence": run(practice.again),

@@ -18,9 +18,9 @@ from remotefix.cli.shell import exit_with
 from remotefix.collect.bundle import open_bundle
 from remotefix.commandline import command_line
 from remotefix.consent import Scope
-from remotefix.errors import CommandTimeout, LabError
+from remotefix.errors import CommandTimeout, ConfigError, LabError
 from remotefix.grants import parse_duration
-from remotefix.lab import labs
+from remotefix.lab import labs, snapshots
 from remotefix.lab.catalog import Catalog
 from remotefix.lab.plan import is_windows, plan_lab
 from remotefix.lab.spec import LabSpec, dump_spec, load_spec
@@ -89,7 +89,8 @@ def plan(
 
 
 @lab.command("up")
-@click.argument("source", type=_SOURCE)
+@click.argument("source", type=_SOURCE, required=False)
+@click.option("--from-snapshot", "snapshot_tag", help="Start from a lab snapshot (no build).")
 @click.option("--name", help="Lab name (default: lab-<spec hash>-<random>).")
 @click.option("--case", help="Case the lab belongs to (labels and audit).")
 @click.option("--package", "packages", multiple=True, help="Also pin this package (bundle only).")
@@ -104,7 +105,15 @@ def plan(
 )
 @pass_app
 def up(app: App, source: Path, **opts: Any) -> None:
-    """Bring up a lab from a spec (.yaml) or straight from a bundle / fingerprint."""
+    """Bring up a lab from a spec (.yaml), a bundle / fingerprint, or --from-snapshot TAG."""
+    if (source is None) == (opts["snapshot_tag"] is None):
+        raise ConfigError("lab up needs a SOURCE or --from-snapshot TAG (one of them)")
+    if opts["snapshot_tag"]:
+        made = snapshots.up_from_snapshot(
+            opts["snapshot_tag"], workspace=app.workspace, name=opts["name"], case=opts["case"]
+        )
+        app.emit(made.to_dict(), lambda: _render_up(app, made))
+        return
     spec = _plan(source, opts["packages"], opts["all_packages"])
     made = labs.up(
         spec,
@@ -269,9 +278,29 @@ def ssh(ctx: click.Context, app: App, name: str) -> None:
 @click.argument("tag")
 @pass_app
 def snapshot(app: App, name: str, tag: str) -> None:
-    """Save the lab's current state as an image (remotefix/lab-snapshot:TAG)."""
+    """Save lab NAME as an image (remotefix/lab-snapshot:TAG); `snapshot rm TAG` deletes one."""
+    if name == "rm":
+        snapshots.remove_snapshot(tag)
+        app.emit({"removed": tag}, lambda: app.out.print(f"removed snapshot {escape(tag)}"))
+        return
     ref = labs.snapshot(name, tag, workspace=app.workspace)
     app.emit({"image": ref}, lambda: app.out.print(f"snapshot: {ref}"))
+
+
+@lab.command("snapshots")
+@pass_app
+def snapshots_cmd(app: App) -> None:
+    """List lab snapshots (tag, lab, created, size)."""
+    found = snapshots.list_snapshots()
+
+    def render() -> None:
+        table = Table("tag", "lab", "created", "size")
+        for snap in found:
+            table.add_row(escape(snap.tag), escape(snap.lab), snap.created[:19],
+                          f"{snap.size / 1e6:.0f} MB")  # fmt: skip
+        app.out.print(table)
+
+    app.emit([s.to_dict() for s in found], render)
 
 
 @lab.command("down")

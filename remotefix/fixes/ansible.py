@@ -1,13 +1,15 @@
 """The one wall around ansible-runner: typed inputs, our inventory, our errors, task events out.
 
-The inventory is generated from remotefix targets (ssh host/port/user, key *paths*, ProxyJump,
-labs through their 127.0.0.1 sshd) with strict host-key checking against remotefix's known
-hosts. No password or key material is written, nothing secret goes into argv, and the private
-data directory is temporary (0700) and removed afterwards.
+The inventory is generated from remotefix targets (``remotefix.fixes.connection``: the session's
+resolution and host keys, strict checking, our own ssh_config and ansible.cfg). Extra vars never
+hold connection variables. Consent is re-checked before every task (``remotefix.fixes.guard``).
+No password or key material is written, nothing secret goes into argv or the child's
+environment, and the private data directory is temporary (0700) and removed afterwards.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
@@ -22,7 +24,10 @@ from typing import Any
 import yaml
 
 from remotefix.errors import FixError
-from remotefix.targets import Target
+from remotefix.fixes.connection import Host, write_ssh_files
+from remotefix.fixes.extravars import check_extra_vars
+from remotefix.fixes.guard import ConsentGuard, plugin_env, stopped
+from remotefix.transports._ssh_settings import PASSWORD_ENV
 from remotefix.workspace import Workspace
 
 EventSink = Callable[["TaskEvent"], None]
@@ -32,65 +37,6 @@ _EVENTS = {
     "runner_on_unreachable": "unreachable",
     "runner_on_skipped": "skipped",
 }
-
-
-@dataclass(frozen=True, slots=True)
-class Host:
-    """How Ansible reaches one target (everything but secrets)."""
-
-    name: str
-    connection: str = "ssh"
-    address: str | None = None
-    port: int | None = None
-    user: str | None = None
-    key_file: str | None = None
-    known_hosts: str | None = None
-    proxy_jump: str | None = None
-
-    def variables(self) -> dict[str, Any]:
-        if self.connection == "local":
-            return {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
-        args = [
-            "-o StrictHostKeyChecking=yes",
-            "-o IdentitiesOnly=yes" if self.key_file else "",
-            f"-o UserKnownHostsFile={shlex.quote(self.known_hosts)}" if self.known_hosts else "",
-            f"-J {shlex.quote(self.proxy_jump)}" if self.proxy_jump else "",
-        ]
-        out: dict[str, Any] = {
-            "ansible_connection": "ssh",
-            "ansible_host": self.address or self.name,
-            "ansible_ssh_common_args": " ".join(a for a in args if a),
-            "ansible_python_interpreter": "auto_silent",
-        }
-        if self.port:
-            out["ansible_port"] = self.port
-        if self.user:
-            out["ansible_user"] = self.user
-            if self.user != "root":
-                out |= {"ansible_become": True, "ansible_become_method": "sudo"}
-        if self.key_file:
-            out["ansible_ssh_private_key_file"] = self.key_file
-        return out
-
-
-def host_for(target: Target, workspace: Workspace) -> Host:
-    """The Ansible view of an ssh or local target (labs: see ``remotefix.lab.labs``)."""
-    if target.connection == "local":
-        return Host(target.name, connection="local")
-    if target.connection != "ssh":
-        raise FixError(
-            f"{target.name}: fixes run over ssh (or local), not {target.connection}",
-            hint="labs are reached through their sshd; winrm fixes are not built yet",
-        )
-    return Host(
-        target.name,
-        address=target.host,
-        port=target.port,
-        user=target.user,
-        key_file=target.options.get("identity_file"),
-        known_hosts=str(workspace.known_hosts),
-        proxy_jump=target.options.get("proxy_jump"),
-    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,23 +72,102 @@ def run_playbook(
     hosts: list[Host],
     *,
     check: bool,
+    workspace: Workspace,
+    guard: ConsentGuard | None = None,
     extra_vars: dict[str, str] | None = None,
     on_event: EventSink | None = None,
+    password: str | None = None,
     timeout: int = 1800,
 ) -> PlaybookRun:
-    """Run ``playbook`` against ``hosts`` (``check``: ``--check --diff``, nothing changes)."""
-    import ansible_runner  # heavy: loaded only when a fix runs
+    """Run ``playbook`` against ``hosts`` (``check``: ``--check --diff``, nothing changes).
 
+    ``guard`` is re-checked before every task; ``password`` (ssh) is typed into Ansible's own
+    prompt and never written, put in argv or in the environment.
+    """
     if not playbook.is_file():
         raise FixError(f"playbook {playbook} not found", hint="see the playbooks/ folder")
+    check_extra_vars(extra_vars or {})
+    job = _Job(playbook, tuple(hosts), check, workspace, guard, dict(extra_vars or {}), timeout)
     data_dir = Path(tempfile.mkdtemp(prefix="remotefix-ansible-"))
-    inventory = data_dir / "inventory" / "hosts.yml"
-    inventory.parent.mkdir()
-    aliases = {_alias(h.name, i): h.name for i, h in enumerate(hosts)}
-    hosts_map = {alias: h.variables() for alias, h in zip(aliases, hosts, strict=True)}
-    inventory.write_text(yaml.safe_dump({"all": {"hosts": hosts_map}}))
-    result = PlaybookRun(check=check, rc=-1, status="not started")
+    try:
+        return job.run(data_dir, on_event, password)
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
 
+
+@dataclass(frozen=True, slots=True)
+class _Job:
+    """One ansible-playbook run, prepared in a private data directory."""
+
+    playbook: Path
+    hosts: tuple[Host, ...]
+    check: bool
+    workspace: Workspace
+    guard: ConsentGuard | None
+    extra_vars: dict[str, str]
+    timeout: int
+
+    def run(self, data_dir: Path, on_event: EventSink | None, password: str | None) -> PlaybookRun:
+        import ansible_runner  # heavy: loaded only when a fix runs
+
+        aliases = {_alias(h.name, i): h.name for i, h in enumerate(self.hosts)}
+        env = self.prepare(data_dir, aliases)
+        result = PlaybookRun(check=self.check, rc=-1, status="not started")
+        cmdline = ["--check", "--diff"] if self.check else ["--diff"]
+        try:
+            config = ansible_runner.RunnerConfig(
+                private_data_dir=str(data_dir),
+                playbook=str(self.playbook.resolve()),
+                inventory=str(data_dir / "inventory" / "hosts.yml"),
+                envvars=env,
+                cmdline=shlex.join([*cmdline, "--ask-pass"] if password else cmdline),
+                passwords={r"SSH password:\s*$": password} if password else None,
+                quiet=True,
+                timeout=self.timeout,
+                suppress_env_files=True,
+                settings={"suppress_ansible_output": True, "pexpect_timeout": 1},
+            )
+            config.prepare()
+            config.env.pop(PASSWORD_ENV, None)  # the password reaches ansible by its prompt only
+            handler = _handler(result, aliases, on_event)
+            runner = ansible_runner.Runner(
+                config, event_handler=handler, cancel_callback=_signals()
+            )
+            runner.run()
+        except Exception as exc:  # ansible-runner raises its own and plain exceptions alike
+            raise FixError(f"ansible-runner could not run {self.playbook.name}: {exc}") from exc
+        return _outcome(result, runner, self.playbook, data_dir, self.timeout)
+
+    def prepare(self, data_dir: Path, aliases: dict[str, str]) -> dict[str, str]:
+        """Write inventory, ssh files, extra vars, ansible.cfg, guard; return the environment."""
+        ssh_config = write_ssh_files(list(self.hosts), self.workspace, data_dir)
+        inventory = data_dir / "inventory" / "hosts.yml"
+        inventory.parent.mkdir()
+        hosts_map = {a: h.variables(ssh_config) for a, h in zip(aliases, self.hosts, strict=True)}
+        inventory.write_text(yaml.safe_dump({"all": {"hosts": hosts_map}}))
+        if self.extra_vars:
+            (data_dir / "env").mkdir(exist_ok=True)
+            (data_dir / "env" / "extravars").write_text(json.dumps(self.extra_vars))
+        (data_dir / "ansible.cfg").write_text("[defaults]\n")  # no ansible.cfg of cwd or ~
+        env = {
+            "ANSIBLE_CONFIG": str(data_dir / "ansible.cfg"),
+            "ANSIBLE_HOST_KEY_CHECKING": "True",
+            "ANSIBLE_RETRY_FILES_ENABLED": "False",
+            "ANSIBLE_NOCOLOR": "1",
+            "ANSIBLE_LOCALHOST_WARNING": "False",
+            "ANSIBLE_SSH_ARGS": "-o ControlMaster=auto -o ControlPersist=5s",
+            "ANSIBLE_SSH_CONTROL_PATH_DIR": str(data_dir / "cp"),
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        }
+        if self.guard is not None:
+            self.guard.save(data_dir / "guard.json")
+            env |= plugin_env(data_dir / "guard.json")
+        return env
+
+
+def _handler(
+    result: PlaybookRun, aliases: dict[str, str], on_event: EventSink | None
+) -> Callable[[dict[str, Any]], bool]:
     def handle(event: dict[str, Any]) -> bool:
         if event.get("event") == "playbook_on_stats":
             stats = _stats(event.get("event_data") or {})
@@ -154,39 +179,29 @@ def run_playbook(
                 on_event(parsed)
         return False  # ansible-runner need not keep the event on disk
 
-    env = {
-        "ANSIBLE_HOST_KEY_CHECKING": "True",
-        "ANSIBLE_RETRY_FILES_ENABLED": "False",
-        "ANSIBLE_NOCOLOR": "1",
-        "ANSIBLE_LOCALHOST_WARNING": "False",
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-    }
-    try:
-        runner = ansible_runner.run(
-            private_data_dir=str(data_dir),
-            playbook=str(playbook.resolve()),
-            inventory=str(inventory),
-            extravars=dict(extra_vars or {}),
-            envvars=env,
-            cmdline="--check --diff" if check else "--diff",
-            quiet=True,
-            timeout=timeout,
-            event_handler=handle,
-            settings={"suppress_ansible_output": True},
-        )
-        result.rc = int(runner.rc if runner.rc is not None else -1)
-        result.status = str(runner.status)
-        if result.rc != 0 and not result.stats:  # ansible-playbook never got to the hosts
-            tail = " ".join(runner.stdout.read().split()[-40:]) if runner.stdout else ""
-            raise FixError(f"{playbook.name} did not run (ansible-playbook rc {result.rc}): {tail}")
-    except FixError:
-        raise
-    except Exception as exc:  # ansible-runner raises its own and plain exceptions alike
-        raise FixError(f"ansible-runner could not run {playbook.name}: {exc}") from exc
-    finally:
-        shutil.rmtree(data_dir, ignore_errors=True)
+    return handle
+
+
+def _signals() -> Callable[[], bool] | None:
+    """Ctrl-C / SIGTERM cancel the run, as ansible-runner's own default does."""
+    from ansible_runner.utils import signal_handler
+
+    return signal_handler()
+
+
+def _outcome(
+    result: PlaybookRun, runner: Any, playbook: Path, data_dir: Path, timeout: int
+) -> PlaybookRun:
+    result.rc = int(runner.rc if runner.rc is not None else -1)
+    result.status = str(runner.status)
+    stop = stopped(data_dir / "consent-stop.json", playbook.name)
+    if stop is not None:
+        raise stop
     if result.status == "timeout":
         raise FixError(f"{playbook.name} did not finish in {timeout}s")
+    if result.rc != 0 and not result.stats:  # ansible-playbook never got to the hosts
+        tail = " ".join(runner.stdout.read().split()[-40:]) if runner.stdout else ""
+        raise FixError(f"{playbook.name} did not run (ansible-playbook rc {result.rc}): {tail}")
     return result
 
 

@@ -1,6 +1,9 @@
 """Apply a fix playbook the careful way: consent first, practise on the lab, check with diff,
 confirm, apply, prove idempotence, and show the before/after fingerprint diff.
 
+Consent is checked before anything runs, again before every phase and after the confirmation,
+and inside each playbook run before every task (``remotefix.fixes.guard``): a grant revoked or
+expired on the way stops the fix with ``ConsentError`` and an audit record ``fix-stopped``.
 Every task event becomes an audit record under the case; a host whose task fails stops there
 and the others go on.
 """
@@ -14,15 +17,19 @@ from typing import Any
 
 from remotefix.audit import AuditLog
 from remotefix.consent import Scope
-from remotefix.errors import ConfigError, FixError
+from remotefix.errors import ConfigError, ConsentError, FixError, FixVarError
 from remotefix.fingerprint import diff_fingerprints
-from remotefix.fixes.ansible import Host, PlaybookRun, TaskEvent, host_for, run_playbook
-from remotefix.lab import labs
+from remotefix.fixes.ansible import PlaybookRun, TaskEvent, run_playbook
+from remotefix.fixes.connection import Endpoint, Host, host_for
+from remotefix.fixes.extravars import check_extra_vars
+from remotefix.fixes.guard import ConsentGuard
+from remotefix.lab import labs, snapshots
 from remotefix.lab.fidelity import quick_fingerprint
 from remotefix.progress import Progress, quiet
 from remotefix.resources import data_dir
 from remotefix.session import Session
 from remotefix.targets import Target
+from remotefix.transports._ssh_settings import password_from_env
 from remotefix.workspace import Workspace
 
 Confirm = Callable[[PlaybookRun], bool]
@@ -36,6 +43,8 @@ class Practice:
     check: PlaybookRun
     apply: PlaybookRun
     again: PlaybookRun
+    restored: bool = False
+    """The lab was first put back to its pristine snapshot (an earlier practice changed it)."""
 
     @property
     def passed(self) -> bool:
@@ -81,15 +90,9 @@ def lab_host(name: str, workspace: Workspace) -> Host:
     lab = labs.get_lab(name, workspace)
     if not lab.ssh_port or not lab.host_key:
         raise FixError(f"lab {name} has no recorded sshd", hint="bring it up again with lab up")
-    known = labs.pinned_known_hosts(lab, workspace)
-    return Host(
-        name,
-        address="127.0.0.1",
-        port=lab.ssh_port,
-        user="root",
-        key_file=str(labs.lab_key_path(workspace)),
-        known_hosts=str(known),
-    )
+    key = str(labs.lab_key_path(workspace))
+    endpoint = Endpoint("127.0.0.1", lab.ssh_port, "root", (key,))
+    return Host(name, endpoint=endpoint, pinned_known_hosts=labs.pinned_known_hosts(lab, workspace))
 
 
 def practise(
@@ -101,17 +104,25 @@ def practise(
     extra_vars: dict[str, str] | None = None,
     progress: Progress | None = None,
 ) -> Practice:
-    """Check, apply and re-apply on the lab (audited like any lab command)."""
+    """Check, apply and re-apply on the lab (audited like any lab command).
+
+    The first practice on a lab snapshots it; every later one starts from that snapshot again.
+    """
     say = progress or quiet
+    restored = snapshots.pristine(lab, workspace=workspace)
+    say(f"lab {lab}: {'back to its pristine snapshot' if restored else 'pristine snapshot taken'}")
     host = lab_host(lab, workspace)
     runs = []
     for phase, check in (("check", True), ("apply", False), ("idempotence", False)):
         say(f"lab {lab}: {phase}")
         sink = _auditor(workspace, case, playbook, f"lab-{phase}", {lab: None})
         runs.append(
-            run_playbook(playbook, [host], check=check, extra_vars=extra_vars, on_event=sink)
-        )
-    return Practice(lab, *runs)
+            run_playbook(
+                playbook, [host], check=check, workspace=workspace, extra_vars=extra_vars,
+                on_event=sink,
+            )
+        )  # fmt: skip
+    return Practice(lab, *runs, restored=restored)
 
 
 def fix(
@@ -128,12 +139,12 @@ def fix(
 ) -> FixReport:
     """The whole careful road on the customer's targets (see the module docstring)."""
     say = progress or quiet
+    check_extra_vars(extra_vars or {})  # refused before anything runs anywhere
+    for target in targets:
+        host_for(target, workspace)  # a target Ansible cannot reach is refused up front too
     report = FixReport(playbook.name, case)
-    grants = {}
-    for target in targets:  # refused before anything runs anywhere
-        with Session(target, case=case, workspace=workspace) as session:
-            grant = session.check_consent(Scope.FIX, attempted=f"fix {playbook.name}")
-            grants[target.name] = grant.id if grant else None
+    guard = ConsentGuard(workspace, case, playbook.name, tuple(targets))
+    grants = guard.check(f"fix {playbook.name}")
     if lab:
         report.practice = practise(
             playbook, lab, case=case, workspace=workspace, extra_vars=extra_vars, progress=say
@@ -143,29 +154,60 @@ def fix(
                 f"the fix did not pass on lab {lab}; not applying it to the customer",
                 hint="see the lab run above, or drop --require-lab-pass",
             )
-    if not targets:  # practice only
-        return report
-    hosts = [host_for(t, workspace) for t in targets]
-    before = _fingerprints(targets, case, workspace)
+    if targets:  # else practice only
+        _on_customer(report, _Road(playbook, case, workspace, extra_vars, grants), targets,
+                     confirm, say)  # fmt: skip
+    return report
 
-    def run(phase: str, on: list[Host], *, check: bool) -> PlaybookRun:
-        sink = _auditor(workspace, case, playbook, phase, grants)
-        return run_playbook(playbook, on, check=check, extra_vars=extra_vars, on_event=sink)
 
+@dataclass(frozen=True, slots=True)
+class _Road:
+    """What every customer phase shares: playbook, case, workspace, extra vars, grant ids."""
+
+    playbook: Path
+    case: str
+    workspace: Workspace
+    extra_vars: dict[str, str] | None
+    grants: dict[str, str | None]
+
+    def guard(self, targets: list[Target]) -> ConsentGuard:
+        return ConsentGuard(self.workspace, self.case, self.playbook.name, tuple(targets))
+
+    def run(self, phase: str, targets: list[Target], *, check: bool) -> PlaybookRun:
+        """One phase: consent re-checked first, then before every task inside the run."""
+        guard = self.guard(targets)
+        guard.check(f"fix {self.playbook.name}: {phase}")
+        sink = _auditor(self.workspace, self.case, self.playbook, phase, self.grants)
+        hosts = [host_for(t, self.workspace) for t in targets]
+        try:
+            return run_playbook(
+                self.playbook, hosts, check=check, workspace=self.workspace, guard=guard,
+                extra_vars=self.extra_vars, on_event=sink, password=password_from_env(),
+            )  # fmt: skip
+        except (ConsentError, FixVarError) as exc:
+            _stopped(self, phase, guard, exc)
+            raise
+
+
+def _on_customer(
+    report: FixReport, road: _Road, targets: list[Target], confirm: Confirm, say: Progress
+) -> None:
+    """Check with diff, confirm, apply, apply again; fingerprints before and after."""
+    road.guard(targets).check(f"fix {road.playbook.name}: fingerprint before")
+    before = _fingerprints(targets, road.case, road.workspace)
     say("check mode with diff: what would change")
-    report.check = run("check", hosts, check=True)
-    hosts = [h for h in hosts if h.name not in report.check.failed_hosts()]  # the rest go on
-    if not hosts or not confirm(report.check):
-        return report
-    targets = [t for t in targets if t.name in {h.name for h in hosts}]
+    report.check = road.run("check", targets, check=True)
+    targets = [t for t in targets if t.name not in report.check.failed_hosts()]  # rest go on
+    if not targets or not confirm(report.check):
+        return
     say("applying")
     report.applied = True
-    report.apply = run("apply", hosts, check=False)
+    report.apply = road.run("apply", targets, check=False)
     say("applying again: it must change nothing (idempotence)")
-    report.again = run("idempotence", hosts, check=False)
-    after = _fingerprints(targets, case, workspace)
+    report.again = road.run("idempotence", targets, check=False)
+    road.guard(targets).check(f"fix {road.playbook.name}: fingerprint after")
+    after = _fingerprints(targets, road.case, road.workspace)
     report.diffs = {n: diff_fingerprints(before[n], after[n]) for n in before if n in after}
-    return report
 
 
 def _fingerprints(targets: list[Target], case: str, workspace: Workspace) -> dict[str, Any]:
@@ -199,3 +241,20 @@ def _auditor(
         )
 
     return record
+
+
+def _stopped(
+    road: _Road, phase: str, guard: ConsentGuard, error: ConsentError | FixVarError
+) -> None:
+    """The audit record of a stopped fix (consent gone, or the playbook re-points it)."""
+    log = AuditLog(road.workspace)
+    for target in guard.targets:
+        log.append(
+            action="fix-stopped",
+            case=road.case,
+            target=target,
+            consent_id=road.grants.get(target.name),
+            scope=Scope.FIX.value,
+            command=f"{road.playbook.name}: {phase}",
+            extra={"reason": error.message},
+        )

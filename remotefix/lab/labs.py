@@ -182,6 +182,16 @@ def _start(
     return Lab(name, image, case, digest, created, port, host_key)
 
 
+def start_from_image(workspace: Workspace, name: str, case: str, image: str, spec_hash: str) -> Lab:
+    """A lab container from an existing image (a snapshot): no build, no fidelity run."""
+    return _start(dockerapi.client(), workspace, name, case, image, spec_hash, None)
+
+
+def save_lab(workspace: Workspace, lab: Lab) -> None:
+    """Record the lab in the workspace (``labs/<name>.json``)."""
+    _save(workspace, lab)
+
+
 def _hostname(text: str) -> str:
     cleaned = re.sub(r"[^A-Za-z0-9-]", "-", text)[:63].strip("-")
     return cleaned or "lab"
