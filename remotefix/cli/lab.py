@@ -281,7 +281,7 @@ def snapshot(app: App, name: str, tag: str) -> None:
     """Save lab NAME as an image (remotefix/lab-snapshot:TAG); `snapshot rm TAG` deletes one."""
     if name == "rm":
         snapshots.remove_snapshot(tag)
-        app.emit({"removed": tag}, lambda: app.out.print(f"removed snapshot {escape(tag)}"))
+        app.emit({"removed": tag}, lambda: app.out.print(f"removed snapshot {shown(tag)}"))
         return
     ref = labs.snapshot(name, tag, workspace=app.workspace)
     app.emit({"image": ref}, lambda: app.out.print(f"snapshot: {ref}"))
@@ -296,7 +296,7 @@ def snapshots_cmd(app: App) -> None:
     def render() -> None:
         table = Table("tag", "lab", "created", "size")
         for snap in found:
-            table.add_row(escape(snap.tag), escape(snap.lab), snap.created[:19],
+            table.add_row(shown(snap.tag), shown(snap.lab), snap.created[:19],
                           f"{snap.size / 1e6:.0f} MB")  # fmt: skip
         app.out.print(table)
 
