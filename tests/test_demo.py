@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tarfile
 from pathlib import Path
 
@@ -13,11 +14,13 @@ from click.testing import CliRunner
 
 from remotefix.cli import cli
 from remotefix.dockerapi import RUN_ENV, RUN_LABEL
+from tests.fixtures.browser import dump_dom
 
 pytestmark = pytest.mark.docker
 
 STAGES = ["doctor", "base image", "customer", "consent", "diagnose", "triage", "lab+repro",
-          "practise", "consent fix", "fix", "verify", "audit"]  # fmt: skip
+          "practise", "consent fix", "fix", "verify", "audit", "report"]  # fmt: skip
+SECTIONS = ["summary", "timeline", "environment", "triage", "lab", "reproduction", "fix", "audit"]
 
 
 def _members(bundle: Path) -> dict[str, bytes]:
@@ -30,8 +33,8 @@ def _members(bundle: Path) -> dict[str, bytes]:
 def test_demo_runs_the_whole_story_and_cleans_up(
     tmp_path: Path, docker_api: docker.DockerClient
 ) -> None:
-    home = tmp_path / "demo-home"
-    result = CliRunner().invoke(cli, ["--json", "demo", "--home", str(home)])
+    home, page = tmp_path / "demo-home", tmp_path / "report.html"
+    result = CliRunner().invoke(cli, ["--json", "demo", "--home", str(home), "--report", str(page)])
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert set(report["stages"]) == set(STAGES)
@@ -51,6 +54,10 @@ def test_demo_runs_the_whole_story_and_cleans_up(
         "fix-apply",
         "fix-idempotence",
     } <= actions
+    dom = dump_dom(page)  # the demo ends by writing the case report, rendered by Chromium here
+    assert re.findall(r'<section id="([a-z]+)"', dom) == SECTIONS
+    assert "Fixed: KI-0004" in dom and "Sup3r-Secret" not in page.read_text()
+    assert f"symptom from: {report['facts']['origin']}" in dom
     ours = f"{RUN_LABEL}={os.environ[RUN_ENV]}"  # other runs may share this Docker daemon
     for wanted in (
         {"label": [ours], "name": "remotefix-demo-customer"},

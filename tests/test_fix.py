@@ -18,6 +18,7 @@ import docker
 import pytest
 from click.testing import CliRunner
 
+from remotefix.audit import AuditLog
 from remotefix.cases.model import load_cases
 from remotefix.cases.repro import run_steps
 from remotefix.cli import cli
@@ -488,3 +489,44 @@ def test_a_second_practice_starts_from_the_labs_pristine_snapshot(
         cli_json("lab", "down", name)
     assert cli_json("lab", "snapshot", "rm", tags[0])[0] == 0
     assert tags[0] not in [s["tag"] for s in cli_json("lab", "snapshots")[1]]
+
+
+SUPPORT_USER = """
+useradd -m -s /bin/sh support
+mkdir -p /home/support/.ssh && cp /root/.ssh/authorized_keys /home/support/.ssh/
+chown -R support: /home/support/.ssh
+echo 'support ALL=(ALL) NOPASSWD:ALL' > /etc/sudoers.d/support
+"""
+
+
+@pytest.mark.docker
+def test_a_fix_that_becomes_root_needs_a_sudo_grant(
+    customer_factory: CustomerFactory, client_key: KeyPair, docker_api: docker.DockerClient,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    """A customer who lets us in as ``support``: Ansible becomes root through sudo, so the
+    customer must have allowed sudo; the audit says the work was elevated."""
+    customer = customer_factory()
+    box = docker_api.containers.get(customer.name)
+    assert box.exec_run(["sh", "-ec", SUPPORT_USER])[0] == 0
+    trust(customer)
+    address = f"ssh://support@{customer.host}:{customer.port}"
+    target = f"{address}?identity_file={client_key.private}"
+    playbook = tmp_path / "p.yml"
+    playbook.write_text(
+        "- hosts: all\n  gather_facts: false\n  tasks:\n"
+        "    - ansible.builtin.copy: {dest: /root/sudo-ran, content: ok}\n"
+    )
+    grant([address], "C-SU", Scope.FIX)
+    code, refused = cli_json("fix", str(playbook), target, "--case", "C-SU", "-e", PY, "--yes")
+    assert code == 5 and "--sudo" in str(refused), refused
+    assert box.exec_run(["test", "-e", "/root/sudo-ran"])[0] != 0  # nothing ran
+    with ConsentStore(Workspace.default()) as store:
+        store.grant("C-SU", [address], Scope.FIX, timedelta(minutes=5), "J", "t", sudo=True)
+    code, report = cli_json("fix", str(playbook), target, "--case", "C-SU", "-e", PY, "--yes")
+    assert code == 0, report
+    assert box.exec_run(["cat", "/root/sudo-ran"]).output == b"ok"
+    applied = [
+        r for r in AuditLog(Workspace.default()).records("C-SU") if r["action"] == "fix-apply"
+    ]
+    assert applied and all(r["elevated"] for r in applied)

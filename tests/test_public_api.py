@@ -54,5 +54,6 @@ def test_every_error_has_its_own_exit_code() -> None:
         by_code.setdefault(cls.exit_code, []).append(f"{cls.__module__}.{cls.__qualname__}")
     shared = {code: names for code, names in by_code.items() if len(names) > 1}
     assert shared == {}
-    reserved = {0, 2, 130}  # success, click's usage error, SIGINT
+    reserved = {0, 2}  # success, click's usage error
     assert reserved.isdisjoint(by_code), by_code
+    assert by_code.get(130) == ["remotefix.errors.Interrupted"]  # 128 + SIGINT, as shells say

@@ -199,7 +199,7 @@ def _address(sshd: Sshd, extra: str = "") -> str:
 def test_a_torn_audit_log_stops_the_command_until_repaired(
     ssh_box: Sshd, workspace: Workspace, tmp_path: Path
 ) -> None:
-    _grant(workspace, Scope.DIAGNOSE, targets=("127.0.0.1",))
+    _grant(workspace, Scope.FIX, targets=("127.0.0.1",))
     with workspace.audit_log.open("ab") as fh:
         fh.write(b'{"seq":2,"time":"20')  # a crash in the middle of a write
     marker = _marker(tmp_path)
@@ -223,7 +223,7 @@ def test_a_torn_audit_log_stops_the_command_until_repaired(
 def test_a_full_disk_stops_the_command_before_it_is_sent(
     ssh_box: Sshd, workspace: Workspace, tmp_path: Path
 ) -> None:
-    _grant(workspace, Scope.DIAGNOSE, targets=("127.0.0.1",))
+    _grant(workspace, Scope.FIX, targets=("127.0.0.1",))
     log = AuditLog(workspace)
     for _ in range(10):  # 80 KiB: past the limit below
         log.append(action="note", command="x" * 8000)
@@ -239,7 +239,7 @@ def test_a_full_disk_stops_the_command_before_it_is_sent(
 def test_a_target_name_that_is_not_utf8_is_refused_before_anything_is_sent(
     ssh_box: Sshd, workspace: Workspace, tmp_path: Path
 ) -> None:
-    _grant(workspace, Scope.DIAGNOSE, targets=("127.0.0.1",))
+    _grant(workspace, Scope.FIX, targets=("127.0.0.1",))
     marker = _marker(tmp_path)
     address = _address(ssh_box, "&note=").encode() + b"caf\xe9"  # Latin-1 bytes in argv
     done = _cli_run(address, marker)

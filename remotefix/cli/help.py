@@ -12,7 +12,6 @@ from remotefix.transports import base  # noqa: F401  (defines RemotePathError, p
 OUTSIDE_THE_TREE = [
     (0, "success", "the command did what it was asked"),
     (2, "UsageError", "bad options or arguments (see the command's --help)"),
-    (130, "interrupted", "Ctrl-C: work stopped, what finished was kept"),
 ]
 
 

@@ -143,7 +143,8 @@ def fix(
     for target in targets:
         host_for(target, workspace)  # a target Ansible cannot reach is refused up front too
     report = FixReport(playbook.name, case)
-    guard = ConsentGuard(workspace, case, playbook.name, tuple(targets))
+    elevated = becomes_root(targets, workspace)
+    guard = ConsentGuard(workspace, case, playbook.name, tuple(targets), elevated)
     grants = guard.check(f"fix {playbook.name}")
     if lab:
         report.practice = practise(
@@ -155,8 +156,8 @@ def fix(
                 hint="see the lab run above, or drop --require-lab-pass",
             )
     if targets:  # else practice only
-        _on_customer(report, _Road(playbook, case, workspace, extra_vars, grants), targets,
-                     confirm, say)  # fmt: skip
+        road = _Road(playbook, case, workspace, extra_vars, grants, elevated)
+        _on_customer(report, road, targets, confirm, say)
     return report
 
 
@@ -169,15 +170,25 @@ class _Road:
     workspace: Workspace
     extra_vars: dict[str, str] | None
     grants: dict[str, str | None]
+    elevated: tuple[str, ...] = ()
 
     def guard(self, targets: list[Target]) -> ConsentGuard:
-        return ConsentGuard(self.workspace, self.case, self.playbook.name, tuple(targets))
+        return ConsentGuard(self.workspace, self.case, self.playbook.name, tuple(targets),
+                            self.elevated)  # fmt: skip
 
     def run(self, phase: str, targets: list[Target], *, check: bool) -> PlaybookRun:
-        """One phase: consent re-checked first, then before every task inside the run."""
+        """One phase: consent re-checked and an intent audited per target before it starts,
+        then consent again before every task inside the run."""
         guard = self.guard(targets)
         guard.check(f"fix {self.playbook.name}: {phase}")
-        sink = _auditor(self.workspace, self.case, self.playbook, phase, self.grants)
+        log = AuditLog(self.workspace)
+        for target in targets:  # an audit that cannot be written stops the phase here
+            log.append(action=f"fix-{phase}.intent", case=self.case, target=target,
+                       consent_id=self.grants.get(target.name), scope=Scope.FIX.value,
+                       command=f"{self.playbook.name}: {phase}",
+                       elevated=target.name in self.elevated)  # fmt: skip
+        sink = _auditor(self.workspace, self.case, self.playbook, phase, self.grants,
+                        self.elevated)  # fmt: skip
         hosts = [host_for(t, self.workspace) for t in targets]
         try:
             return run_playbook(
@@ -218,14 +229,27 @@ def _fingerprints(targets: list[Target], case: str, workspace: Workspace) -> dic
     return out
 
 
+def becomes_root(targets: list[Target], workspace: Workspace) -> tuple[str, ...]:
+    """Targets whose login is not root: Ansible becomes root there (sudo), so their grant
+    must have been given with ``--sudo``."""
+    out = []
+    for target in targets:
+        endpoint = host_for(target, workspace).endpoint
+        if endpoint is not None and endpoint.user != "root":
+            out.append(target.name)
+    return tuple(out)
+
+
 def _auditor(
-    workspace: Workspace, case: str, playbook: Path, phase: str, grants: dict[str, str | None]
-) -> Callable[[TaskEvent], None]:
+    workspace: Workspace, case: str, playbook: Path, phase: str, grants: dict[str, str | None],
+    elevated: tuple[str, ...] = (),
+) -> Callable[[TaskEvent], None]:  # fmt: skip
     log = AuditLog(workspace)
 
     def record(event: TaskEvent) -> None:
         log.append(
             action=f"fix-{phase}",
+            elevated=event.host in elevated,
             case=case,
             target=event.host,
             consent_id=grants.get(event.host),

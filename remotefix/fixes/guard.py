@@ -36,13 +36,16 @@ class ConsentGuard:
     case: str
     playbook: str
     targets: tuple[Target, ...]
+    elevated: tuple[str, ...] = ()
+    """Targets Ansible reaches as a user that becomes root: their grant must allow ``--sudo``."""
 
     def check(self, attempted: str) -> dict[str, str | None]:
         """The grant id per target (None: engineer-owned); ``ConsentError`` when one is gone."""
         grants: dict[str, str | None] = {}
         for target in self.targets:
             session = Session(target, case=self.case, workspace=self.workspace)
-            grant = session.check_consent(Scope.FIX, attempted=attempted)
+            sudo = target.name in self.elevated
+            grant = session.check_consent(Scope.FIX, attempted=attempted, sudo=sudo)
             grants[target.name] = grant.id if grant else None
         return grants
 
@@ -70,6 +73,7 @@ class ConsentGuard:
             "case": self.case,
             "playbook": self.playbook,
             "targets": [t.to_dict() for t in self.targets],
+            "elevated": list(self.elevated),
         }
         path.write_text(json.dumps(data))
 
@@ -77,7 +81,8 @@ class ConsentGuard:
     def load(cls, path: Path) -> ConsentGuard:
         data = json.loads(path.read_text())
         targets = tuple(_target(t) for t in data["targets"])
-        return cls(Workspace(Path(data["workspace"])), data["case"], data["playbook"], targets)
+        return cls(Workspace(Path(data["workspace"])), data["case"], data["playbook"], targets,
+                   tuple(data.get("elevated") or ()))  # fmt: skip
 
 
 def stopped(stop_file: Path, playbook: str) -> ConsentError | FixVarError | None:

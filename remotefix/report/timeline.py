@@ -70,17 +70,18 @@ def phases(records: tuple[dict[str, Any], ...], labs: set[str]) -> tuple[Phase, 
 
 
 def outcomes(records: tuple[dict[str, Any], ...]) -> list[dict[str, Any]]:
-    """The records without the intents that an outcome record answers."""
-    answered = {
-        (r.get("extra") or {}).get("intent_seq")
-        for r in records
-        if isinstance(r.get("extra"), dict)
-    }
-    return [
-        r
-        for r in records
-        if not (str(r.get("action", "")).endswith(".intent") and r.get("seq") in answered)
-    ]
+    """The records without the intents that a later outcome answers (the same action on the
+    same target); an intent nothing answered stays: that work was cut off."""
+    out, seen = [], set()
+    for record in reversed(records):
+        action, target = str(record.get("action", "")), record.get("target")
+        if action.endswith(".intent"):
+            if (action.removesuffix(".intent"), target) in seen:
+                continue
+        else:
+            seen.add((action, target))
+        out.append(record)
+    return out[::-1]
 
 
 def _phase(name: str, group: list[dict[str, Any]]) -> Phase:
