@@ -79,3 +79,18 @@ def _env() -> dict[str, str]:
     import os
 
     return dict(os.environ)
+
+
+def test_no_docker_daemon_is_exit_6_everywhere(tmp_path: Path) -> None:
+    env = {**_env(), "DOCKER_HOST": f"unix://{tmp_path}/no-docker.sock",
+           "REMOTEFIX_HOME": str(tmp_path / "home"), "REMOTEFIX_CONFIG": str(tmp_path / "none")}  # fmt: skip
+    grant = _remotefix("consent", "grant", "--case", "C-D", "--target", "docker://box",
+                       "--scope", "diagnose", "--by", "A", "--evidence", "t", env=env)  # fmt: skip
+    assert grant.returncode == 0, grant.stderr
+    for args in (["repro", "KI-0004", "--on", "debian:12"],
+                 ["regress", "KI-0004", "--matrix", "debian:12"],
+                 ["diagnose", "docker://box", "--case", "C-D"],
+                 ["doctor"]):  # fmt: skip
+        done = _remotefix(*args, env=env)
+        assert done.returncode == 6, (args, done.returncode, done.stderr[-500:])
+        assert "Traceback" not in done.stderr

@@ -21,7 +21,7 @@ from typing import Any, Literal
 from remotefix.cases.model import KnownIssue, Step
 from remotefix.collect.bundle import open_bundle, safe_name
 from remotefix.consent import Scope
-from remotefix.errors import RemotefixError
+from remotefix.errors import DependencyError, RemotefixError
 from remotefix.lab import labs
 from remotefix.lab.catalog import Catalog
 from remotefix.lab.plan import plan_lab
@@ -227,6 +227,8 @@ def _attempt(
         result.lab = lab.name
         with Session(lab.target, case=owner, workspace=workspace) as session:
             result.verdict, result.steps = run_steps(session, case)
+    except DependencyError:
+        raise  # no Docker: nothing can be reproduced anywhere, say so once (exit 6)
     except RemotefixError as exc:
         result.error = str(exc).splitlines()[0]
     return result

@@ -7,6 +7,7 @@ from rich.table import Table
 
 from remotefix.cli._app import App, pass_app
 from remotefix.doctor import run_checks
+from remotefix.errors import DependencyError
 
 
 @click.command()
@@ -28,5 +29,5 @@ def doctor(app: App) -> None:
         app.out.print(summary)
 
     app.emit({"ok": not failed, "checks": [c.to_dict() for c in checks]}, render)
-    if failed:
-        raise click.exceptions.Exit(1)
+    if failed:  # something remotefix needs is missing: the dependency exit code
+        raise click.exceptions.Exit(DependencyError.exit_code)

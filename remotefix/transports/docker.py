@@ -144,8 +144,8 @@ class DockerTransport(BaseTransport):
         name = self.target.host
         try:
             yield
-        except DependencyError as exc:
-            raise ConnectError(exc.message, hint=exc.hint) from exc
+        except DependencyError:
+            raise  # no Docker daemon is a missing dependency (exit 6), not an unreachable target
         except docker.errors.NotFound as exc:
             raise ConnectError(f"no container named {name!r}", hint="see `docker ps`") from exc
         except docker.errors.APIError as exc:
