@@ -58,6 +58,7 @@ def test_demo_runs_the_whole_story_and_cleans_up(
     assert re.findall(r'<section id="([a-z]+)"', dom) == SECTIONS
     assert "Fixed: KI-0004" in dom and "Sup3r-Secret" not in page.read_text()
     assert f"symptom from: {report['facts']['origin']}" in dom
+    assert "customer: fingerprint before → after" in dom  # what the fix changed, kept
     ours = f"{RUN_LABEL}={os.environ[RUN_ENV]}"  # other runs may share this Docker daemon
     for wanted in (
         {"label": [ours], "name": "remotefix-demo-customer"},

@@ -10,14 +10,17 @@ and the others go on.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from remotefix.audit import AuditLog
 from remotefix.consent import Scope
 from remotefix.errors import ConfigError, ConsentError, FixError, FixVarError
+from remotefix.filenames import safe_name
 from remotefix.fingerprint import diff_fingerprints
 from remotefix.fixes.ansible import PlaybookRun, TaskEvent, run_playbook
 from remotefix.fixes.connection import Endpoint, Host, host_for
@@ -158,7 +161,26 @@ def fix(
     if targets:  # else practice only
         road = _Road(playbook, case, workspace, extra_vars, grants, elevated)
         _on_customer(report, road, targets, confirm, say)
+        if report.diffs:
+            save_diffs(workspace, report)
     return report
+
+
+def save_diffs(workspace: Workspace, report: FixReport) -> Path:
+    """Keep the before/after fingerprint diff of an applied fix with the case (for its report)."""
+    folder = workspace.ensure().cases / safe_name(report.case) / "fix"
+    folder.mkdir(parents=True, exist_ok=True)
+    when = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    path = folder / f"{when}-{safe_name(report.playbook)}.json"
+    data = {
+        "playbook": report.playbook,
+        "case": report.case,
+        "diffs": report.diffs,
+        "not_idempotent": report.not_idempotent(),
+        "failed_hosts": report.failed_hosts,
+    }
+    path.write_text(json.dumps(data, indent=2, sort_keys=True))
+    return path
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,7 @@ from remotefix.consent import ConsentStore
 from remotefix.errors import RemotefixError, ReportError
 from remotefix.fingerprint import diff_fingerprints
 from remotefix.report.evidence import BundleView, ReproView, load_bundles, load_repros
-from remotefix.report.fixruns import FixRun, fix_runs
+from remotefix.report.fixruns import FixDiff, FixRun, fix_diffs, fix_runs
 from remotefix.report.timeline import Phase, phases
 from remotefix.report.triage_view import TriageRow, triage_rows
 from remotefix.workspace import Workspace
@@ -72,6 +72,7 @@ class Dossier:
     labs: tuple[LabView, ...]
     repros: tuple[ReproView, ...]
     fixes: tuple[FixRun, ...]
+    fix_diffs: tuple[FixDiff, ...]
     diff: dict[str, Any] | None
     audit: AuditView
     outcome: str = ""
@@ -108,6 +109,7 @@ def gather(workspace: Workspace, case: str) -> Dossier:
         labs=labs,
         repros=repros,
         fixes=fixes,
+        fix_diffs=fix_diffs(workspace, case),
         diff=diff,
         audit=_audit(log, records),
     )

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
+
+from remotefix.filenames import safe_name
+from remotefix.workspace import Workspace
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,3 +71,25 @@ def fix_runs(records: tuple[dict[str, Any], ...]) -> tuple[FixRun, ...]:
         FixRun(target=t, playbook=p, on_lab=lab, tasks=tuple(rows))
         for (t, p, lab), rows in runs.items()
     )
+
+
+@dataclass(frozen=True, slots=True)
+class FixDiff:
+    """What an applied fix changed on one target: its fingerprint before vs after."""
+
+    playbook: str
+    target: str
+    diff: dict[str, Any]
+
+
+def fix_diffs(workspace: Workspace, case: str) -> tuple[FixDiff, ...]:
+    """The before/after diffs ``remotefix fix`` kept for ``case``, oldest first."""
+    out = []
+    for path in sorted((workspace.cases / safe_name(case) / "fix").glob("*.json")):
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        for target, diff in (data.get("diffs") or {}).items():
+            out.append(FixDiff(str(data.get("playbook", "")), str(target), dict(diff)))
+    return tuple(out)
