@@ -91,8 +91,22 @@ def test_case_new_scaffolds_a_valid_case_and_lint_finds_it(tmp_path: Path) -> No
     path = tmp_path / "ki-9002.yaml"
     code, out = cli_json("case", "new", "KI-9002", "--title", "Something: broke", "-o", str(path))
     assert code == 0, out
-    assert cli_json("case", "lint", str(path)) == (0, ["KI-9002"])
+    assert cli_json("case", "lint", str(path)) == (
+        0, [{"source": str(path), "id": "KI-9002", "error": None}]
+    )  # fmt: skip
     assert cli_json("case", "new", "KI-9002", "--title", "again", "-o", str(path))[0] == 3
+
+
+def test_case_lint_checks_every_file_and_reports_every_problem(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text("id: KI-1001\n")
+    (tmp_path / "b.yaml").write_text("id: nope\ntitle: x\n")
+    code, rows = cli_json("case", "lint", str(tmp_path), str(tmp_path / "missing.yaml"))
+    assert code == 3
+    errors = [r["error"] for r in rows]
+    assert len(errors) == 3 and all(errors)
+    assert "no such file" in errors[2] and "a.yaml" in errors[0] and "b.yaml" in errors[1]
+    code, out = cli_json("regress", "--matrix", "debian:99")
+    assert code == 3 and "debian:99" in str(out)
 
 
 @pytest.mark.parametrize(

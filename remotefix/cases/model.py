@@ -138,6 +138,8 @@ def load_cases(sources: list[str] | None = None) -> list[KnownIssue]:
             paths += sorted(path.glob("*.yaml"))
         elif path.is_file():
             paths.append(path)
+        elif "/" in source or path.suffix in (".yaml", ".yml"):
+            raise ConfigError(f"no such file: {source}", hint="check the path (or give a case id)")
         else:
             paths.append(_by_id(source))
     cases = [load_case(p) for p in paths]

@@ -13,12 +13,13 @@ import click
 from rich.live import Live
 from rich.table import Table
 
-from remotefix.cases.model import load_case, load_cases
+from remotefix.cases.model import cases_dir, load_case, load_cases
 from remotefix.cases.regress import DEFAULT_JOBS, Cell, cells, junit_xml, parse_shard, run_matrix
 from remotefix.cases.repro import ReproResult, reproduce
 from remotefix.cases.triage import Action, State, TriageEntry, triage
 from remotefix.cli._app import App, pass_app, shown
 from remotefix.errors import ConfigError
+from remotefix.lab.catalog import Catalog
 
 _VERDICT_COLOUR = {"REPRODUCED": "magenta", "NOT_REPRODUCED": "cyan", "ERROR": "red"}
 _SCAFFOLD = """\
@@ -100,9 +101,35 @@ def _write_validated(path: Path, text: str) -> None:
 @click.argument("sources", nargs=-1)
 @pass_app
 def lint(app: App, sources: tuple[str, ...]) -> None:
-    """Validate case files (default: every shipped case)."""
-    found = load_cases(list(sources) or None)
-    app.emit([c.id for c in found], lambda: app.out.print(f"{len(found)} case(s) valid"))
+    """Validate case files (default: every shipped case); every file is checked and every
+    problem reported, one line each. Example: remotefix case lint labs/known-issues/"""
+    rows = []
+    for source in _one_by_one(sources or (str(cases_dir()),)):
+        try:
+            rows += [
+                {"source": str(c.path), "id": c.id, "error": None} for c in load_cases([source])
+            ]
+        except ConfigError as exc:
+            rows.append({"source": source, "id": None, "error": exc.message})
+    bad = [r for r in rows if r["error"]]
+
+    def render() -> None:
+        for row in bad:
+            app.err.print(f"[red]invalid[/] {shown(row['error'])}")
+        app.out.print(f"{len(rows) - len(bad)} case(s) valid, {len(bad)} invalid")
+
+    app.emit(rows, render)
+    if bad:
+        raise click.exceptions.Exit(ConfigError.exit_code)
+
+
+def _one_by_one(sources: tuple[str, ...]) -> list[str]:
+    """Folders as their case files, so one bad file does not hide the others' problems."""
+    out = []
+    for source in sources:
+        path = Path(source)
+        out += [str(p) for p in sorted(path.glob("*.yaml"))] if path.is_dir() else [source]
+    return out
 
 
 @case.command("ls")
@@ -218,6 +245,9 @@ def _render_repro(app: App, result: ReproResult) -> None:
 def regress(app: App, sources: tuple[str, ...], **opts: Any) -> None:
     """Run every case on every OS; fail when a verdict differs from its declaration."""
     matrix = [m.strip() for m in opts["matrix"].split(",")] if opts["matrix"] else None
+    catalog = Catalog.load()
+    for entry in matrix or []:
+        catalog.resolve(entry)  # an OS the catalog does not know is named, not silently empty
     selected = cells(load_cases(list(sources) or None), matrix, parse_shard(opts["shard"]))
     if not selected:
         raise ConfigError(
