@@ -11,5 +11,7 @@ lint:
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
 
+# Two workers, a test file per worker at a time (module fixtures stay whole); every container a
+# worker makes carries its own run label, the controller checks for leaks once at the end.
 test: setup lint
-	.venv/bin/pytest
+	.venv/bin/pytest -n 2 --dist loadfile --durations=25

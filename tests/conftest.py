@@ -25,8 +25,11 @@ from tests.fixtures.docker import (  # noqa: F401  (fixtures are registered by i
 from tests.fixtures.sshd import sshd, sshd_factory  # noqa: F401
 from tests.winrm_endpoint.fixture import winrm_endpoint, winrm_https_endpoint  # noqa: F401
 
-RUN_ID = os.environ.setdefault(RUN_ENV, f"pytest-{uuid.uuid4().hex[:12]}")
-"""Every container this run makes carries remotefix.run=RUN_ID (subprocesses inherit it)."""
+BASE_RUN_ID = os.environ.setdefault(RUN_ENV, f"pytest-{uuid.uuid4().hex[:12]}")
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER")
+RUN_ID = os.environ[RUN_ENV] = f"{BASE_RUN_ID}-{_WORKER}" if _WORKER else BASE_RUN_ID
+"""Every container this run makes carries remotefix.run=RUN_ID (subprocesses inherit it); with
+pytest-xdist each worker has its own (BASE_RUN_ID-gwN), so its checks see only its own labs."""
 
 
 @pytest.fixture(autouse=True)
@@ -39,8 +42,10 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    remove_lab_images(RUN_ID)
-    leaked = labelled_containers(RUN_ID)
+    if hasattr(session.config, "workerinput"):
+        return  # the controller cleans up and checks once, after every worker has ended
+    remove_lab_images(BASE_RUN_ID)
+    leaked = labelled_containers(BASE_RUN_ID)
     if leaked:
         print(
             f"\nLEAK: {len(leaked)} container(s) labelled remotefix left behind: {sorted(leaked)}"
