@@ -8,7 +8,7 @@ report, the KB draft and the JSON view all render this one value.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -201,8 +201,6 @@ def _audit(log: AuditLog, records: tuple[dict[str, Any], ...]) -> AuditView:
 
 
 def _with_outcome(d: Dossier) -> Dossier:
-    from dataclasses import replace
-
     return replace(d, outcome=outcome_sentence(d))
 
 
