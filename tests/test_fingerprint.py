@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -47,11 +48,12 @@ def _ansible_facts(customer: Customer, key: KeyPair, tmp_path: Path) -> dict[str
         f"ansible_ssh_common_args='-o UserKnownHostsFile={tmp_path}/known_hosts "
         "-o StrictHostKeyChecking=yes' ansible_python_interpreter=/usr/bin/python3\n"
     )
-    done = subprocess.run(
-        [ANSIBLE, "c", "-i", str(inventory), "-m", "setup", "-a", "gather_subset=min"],
-        capture_output=True, text=True, timeout=180, check=False,
-        env={"ANSIBLE_STDOUT_CALLBACK": "minimal", "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
-    )  # fmt: skip
+    with tempfile.TemporaryDirectory(prefix="rfx-") as home:  # ssh's control socket path is short
+        done = subprocess.run(
+            [ANSIBLE, "c", "-i", str(inventory), "-m", "setup", "-a", "gather_subset=min"],
+            capture_output=True, text=True, timeout=180, check=False,
+            env={"ANSIBLE_STDOUT_CALLBACK": "minimal", "PATH": "/usr/bin:/bin", "HOME": home},
+        )  # fmt: skip
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     payload = json.loads(done.stdout.split(" => ", 1)[1])  # "c | SUCCESS => {...}"
     return dict(payload["ansible_facts"])

@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -95,10 +94,9 @@ def test_hand_spec_lab_lifecycle(tmp_path: Path, nginx_versions: list[str],
         audit = Workspace.default().audit_log.read_text()
         assert "lab-exec" in audit and "C-LAB" in audit
 
-        started = time.monotonic()
         code, again = cli_json("lab", "up", str(spec), "--keep", "never")
+        # no rebuild: the unchanged spec is a lookup (its time is measured in bench/lab.py)
         assert code == 0 and again["cached"] is True and again["status"] == "removed"
-        assert time.monotonic() - started < 15  # no rebuild: the unchanged spec is a lookup
     finally:
         cli_json("lab", "down", name)
     assert cli_json("lab", "ls")[1] == []
