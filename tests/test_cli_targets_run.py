@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -158,6 +159,24 @@ def _sleepers(seconds: str) -> list[int]:
     return found
 
 
+def _ctrl_c(argv: list[str], started: Callable[[], object], what: str) -> bytes:
+    """Run the CLI, press Ctrl-C once ``started()`` sees the remote work; it must end with 130,
+    one line and no traceback. Returns its stdout."""
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 30
+        while not started() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert started(), f"{what} never started"
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err
+    assert b"Traceback" not in err and b"INTERRUPTED" in out
+    return out
+
+
 @pytest.mark.slow
 def test_ctrl_c_stops_the_fleet_kills_the_remote_command_and_contacts_no_queued_host(
     sshd: Sshd, tmp_path: Path
@@ -168,18 +187,7 @@ def test_ctrl_c_stops_the_fleet_kills_the_remote_command_and_contacts_no_queued_
     inventory = _inventory(tmp_path, sshd, ["h1", "h2", "h3"])
     argv = [sys.executable, "-m", "remotefix", "run", "-i", str(inventory), "--forks", "1",
             "--timeout", "600", "--case", "C-INT", "--", "sleep", seconds]  # fmt: skip
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 30
-        while not _sleepers(seconds) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert _sleepers(seconds), "the remote command never started"
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=30)
-    finally:
-        proc.kill()
-    assert proc.returncode == 130, err
-    assert b"Traceback" not in err and b"INTERRUPTED" in out
+    _ctrl_c(argv, lambda: _sleepers(seconds), "the remote command")
     assert _sleepers(seconds) == []
     records = [r for r in AuditLog(ws).records("C-INT") if not r["action"].endswith(".intent")]
     assert [(r["target"], r["extra"]["error"]) for r in records] == [("h1", "Interrupted")]
@@ -255,6 +263,15 @@ def _descendants(root: int) -> list[str]:
     return [line for line in lines if line]
 
 
+def _pid_running(word: bytes) -> int:
+    """The pid whose command line holds ``word`` (processes may end while /proc is read)."""
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        with contextlib.suppress(OSError):
+            if word in cmdline.read_bytes():
+                return int(cmdline.parent.name)
+    raise AssertionError(f"no process runs {word!r}")
+
+
 def _commands_under(master: int) -> list[str]:
     """What the sshd under test runs for its clients (its own session processes left out)."""
     return [c for c in _descendants(master) if not c.startswith("sshd")]
@@ -270,23 +287,8 @@ def test_ctrl_c_during_diagnose_keeps_queued_hosts_untouched_and_leaves_nothing_
     bundles = tmp_path / "bundles"
     argv = [sys.executable, "-m", "remotefix", "diagnose", "-i", str(inventory), "--forks", "1",
             "--case", "C-DI", "-o", str(bundles)]  # fmt: skip
-    master = next(
-        int(p.parent.name)
-        for p in Path("/proc").glob("[0-9]*/cmdline")
-        if str(sshd.log.parent / "sshd_config").encode() in p.read_bytes()
-    )
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 30
-        while not _commands_under(master) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert _commands_under(master), "the collection never started"
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=30)
-    finally:
-        proc.kill()
-    assert proc.returncode == 130, err
-    assert b"Traceback" not in err and b"INTERRUPTED" in out
+    master = _pid_running(str(sshd.log.parent / "sshd_config").encode())
+    _ctrl_c(argv, lambda: _commands_under(master), "the collection")
     assert sshd.log.read_text().count("Accepted publickey") == 1  # d2, d3 never contacted
     records = list(AuditLog(ws).records("C-DI"))
     assert [(r["target"], r["action"]) for r in records] == [

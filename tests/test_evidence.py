@@ -17,16 +17,12 @@ from remotefix.consent import ConsentStore, Scope
 from remotefix.sandbox import Customer
 from remotefix.workspace import Workspace
 from tests.fixtures.cli import cli_json, trust
-from tests.fixtures.docker import CustomerFactory, KeyPair
+from tests.fixtures.docker import CustomerFactory, KeyPair, support_login
 
 pytestmark = pytest.mark.docker
 
 SECRET = "Hunter2-Evidence-99"
-SETUP = f"""
-useradd -m -s /bin/sh support
-mkdir -p /home/support/.ssh && cp /root/.ssh/authorized_keys /home/support/.ssh/
-chown -R support: /home/support/.ssh
-echo 'support ALL=(ALL) NOPASSWD:ALL' > /etc/sudoers.d/support
+ROOT_ONLY = f"""
 mkdir -p /etc/myapp/conf.d && chmod 700 /etc/myapp
 printf 'db:\\n  host: db1\\n  password: {SECRET}\\n' > /etc/myapp/app.yml
 echo 'workers: 4' > /etc/myapp/conf.d/extra.yml
@@ -35,9 +31,7 @@ chmod 600 /etc/ssh/sshd_config
 
 
 def _support(customer: Customer, docker_api: docker.DockerClient) -> str:
-    code, out = docker_api.containers.get(customer.name).exec_run(["sh", "-ec", SETUP])
-    assert code == 0, out
-    return f"ssh://support@{customer.host}:{customer.port}"
+    return support_login(docker_api, customer, ROOT_ONLY)
 
 
 def _grant(address: str, case: str, *, sudo: bool) -> None:

@@ -33,7 +33,7 @@ from remotefix.session import Session
 from remotefix.targets import parse_address
 from remotefix.workspace import Workspace
 from tests.fixtures.cli import cli_json, grant, trust
-from tests.fixtures.docker import CustomerFactory, KeyPair
+from tests.fixtures.docker import CustomerFactory, KeyPair, support_login
 from tests.fixtures.sshd import Sshd, SshdFactory
 
 PLANT_KI_0004 = (
@@ -491,14 +491,6 @@ def test_a_second_practice_starts_from_the_labs_pristine_snapshot(
     assert tags[0] not in [s["tag"] for s in cli_json("lab", "snapshots")[1]]
 
 
-SUPPORT_USER = """
-useradd -m -s /bin/sh support
-mkdir -p /home/support/.ssh && cp /root/.ssh/authorized_keys /home/support/.ssh/
-chown -R support: /home/support/.ssh
-echo 'support ALL=(ALL) NOPASSWD:ALL' > /etc/sudoers.d/support
-"""
-
-
 @pytest.mark.docker
 def test_a_fix_that_becomes_root_needs_a_sudo_grant(
     customer_factory: CustomerFactory, client_key: KeyPair, docker_api: docker.DockerClient,
@@ -508,9 +500,8 @@ def test_a_fix_that_becomes_root_needs_a_sudo_grant(
     customer must have allowed sudo; the audit says the work was elevated."""
     customer = customer_factory()
     box = docker_api.containers.get(customer.name)
-    assert box.exec_run(["sh", "-ec", SUPPORT_USER])[0] == 0
+    address = support_login(docker_api, customer)
     trust(customer)
-    address = f"ssh://support@{customer.host}:{customer.port}"
     target = f"{address}?identity_file={client_key.private}"
     playbook = tmp_path / "p.yml"
     playbook.write_text(
