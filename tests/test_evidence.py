@@ -45,6 +45,14 @@ def _items(bundle: Path) -> dict[str, dict[str, object]]:
     return {f"{c['name']}/{i['name']}": i for c in manifest["collectors"] for i in c["items"]}
 
 
+def _diagnose_with_include(target: str, case: str, bundle: Path) -> dict[str, dict[str, object]]:
+    """``diagnose --include /etc/myapp`` into ``bundle``; its manifest items by collector/name."""
+    code, out = cli_json("diagnose", target, "--case", case, "--include", "/etc/myapp",
+                         "-o", str(bundle))  # fmt: skip
+    assert code == 0, out
+    return _items(bundle)
+
+
 def test_root_evidence_only_under_sudo_consent(
     customer_factory: CustomerFactory, client_key: KeyPair, docker_api: docker.DockerClient,
     tmp_path: Path,
@@ -56,10 +64,7 @@ def test_root_evidence_only_under_sudo_consent(
 
     _grant(address, "C-NOSUDO", sudo=False)
     plain = tmp_path / "plain.tar.gz"
-    code, out = cli_json("diagnose", target, "--case", "C-NOSUDO", "--include", "/etc/myapp",
-                         "-o", str(plain))  # fmt: skip
-    assert code == 0, out
-    items = _items(plain)
+    items = _diagnose_with_include(target, "C-NOSUDO", plain)
     assert items["include//etc/myapp"]["status"] == "denied"
     assert items["include//etc/myapp"]["reason"] == "no sudo consent"
     assert items["apt/dpkg-audit"]["reason"] == "no sudo consent"
@@ -74,10 +79,7 @@ def test_root_evidence_only_under_sudo_consent(
 
     _grant(address, "C-SUDO", sudo=True)
     full = tmp_path / "full.tar.gz"
-    code, out = cli_json("diagnose", target, "--case", "C-SUDO", "--include", "/etc/myapp",
-                         "-o", str(full))  # fmt: skip
-    assert code == 0, out
-    items = _items(full)
+    items = _diagnose_with_include(target, "C-SUDO", full)
     assert items["include//etc/myapp/app.yml"]["status"] == "ok"
     assert items["include//etc/myapp/conf.d/extra.yml"]["status"] == "ok"
     assert items["apt/dpkg-audit"]["status"] == "ok"

@@ -26,7 +26,7 @@ from debian.debian_support import Version
 
 from remotefix.cases.model import KnownIssue
 from remotefix.cases.signatures import Evidence, collectors_named
-from remotefix.collect.bundle import open_bundle, read_members
+from remotefix.collect.bundle import open_bundle
 
 _OP = re.compile(r"(>=|<=|>>|<<|==|!=|>|<|=)\s*([0-9][A-Za-z0-9.+~:-]*)")
 _WORD = re.compile(r"[a-z0-9][a-z0-9_'.-]{3,}")
@@ -107,10 +107,9 @@ class BundleView:
 
 def read_bundle(path: Path, cases: list[KnownIssue]) -> BundleView:
     """The one place triage opens a bundle; reads only the members some signature searches."""
-    opened = open_bundle(path)
-    wanted = [n for n in opened.members if any(s.wants(n) for c in cases for s in c.signatures)]
-    data = read_members(path, wanted) if wanted else {}
-    texts = {name: raw.decode("utf-8", errors="replace") for name, raw in data.items()}
+    signatures = [s for c in cases for s in c.signatures]
+    opened = open_bundle(path, read_if=lambda name: any(s.wants(name) for s in signatures))
+    texts = {name: raw.decode("utf-8", errors="replace") for name, raw in opened.contents.items()}
     return BundleView(path, opened.fingerprint, opened.manifest, tuple(opened.members), texts)
 
 

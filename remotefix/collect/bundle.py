@@ -18,7 +18,7 @@ import json
 import os
 import tarfile
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -146,14 +146,17 @@ class Bundle:
     contents: dict[str, bytes] = field(default_factory=dict)
 
 
-def open_bundle(path: Path, *, read: Iterable[str] = (), limits: Limits = DEFAULT_LIMITS) -> Bundle:
+def open_bundle(
+    path: Path, *, read: Iterable[str] = (), read_if: Callable[[str], bool] | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+) -> Bundle:  # fmt: skip
     """The one way in: the whole bundle is checked against its manifest before any of it is
-    returned (``BundleError`` naming the first bad member); ``read`` members come back in
-    ``contents`` (those the bundle holds), read in the same pass."""
-    keep = _Keep({FINGERPRINT, *read}, limits.kept_bytes, path)
+    returned (``BundleError`` naming the first bad member); ``read`` members, and those
+    ``read_if`` accepts, come back in ``contents`` (those the bundle holds), read in that pass."""
+    keep = _Keep({FINGERPRINT, *read}, limits.kept_bytes, path, read_if)
     found = verified(path, limits, keep)
     fingerprint = json_object(keep.take(FINGERPRINT), FINGERPRINT, path)
-    return Bundle(Path(path), found.manifest, fingerprint, list(found.names), keep.data(read))
+    return Bundle(Path(path), found.manifest, fingerprint, list(found.names), keep.rest())
 
 
 def read_members(path: Path, names: list[str]) -> dict[str, bytes]:
@@ -168,12 +171,14 @@ def read_members(path: Path, names: list[str]) -> dict[str, bytes]:
 class _Keep:
     """A scan sink that keeps the wanted members in memory, within ``limit`` bytes together."""
 
-    def __init__(self, wanted: set[str], limit: int, path: Path) -> None:
-        self.wanted, self.left, self.path = wanted, limit, path
+    def __init__(
+        self, wanted: set[str], limit: int, path: Path, also: Callable[[str], bool] | None = None
+    ) -> None:
+        self.wanted, self.left, self.path, self.also = wanted, limit, path, also
         self._buffers: dict[str, io.BytesIO] = {}
 
     def __call__(self, name: str, size: int) -> Write | None:
-        if name not in self.wanted:
+        if name not in self.wanted and not (self.also and self.also(name)):
             return None
         if size > self.left:
             raise BundleError(f"{self.path}: {name} is too large to read into memory ({size} B)")
@@ -187,8 +192,9 @@ class _Keep:
             raise BundleError(f"{self.path} has no {name}: not a remotefix bundle, or damaged")
         return buffer.getvalue()
 
-    def data(self, names: Iterable[str]) -> dict[str, bytes]:
-        return {n: self._buffers[n].getvalue() for n in names if n in self._buffers}
+    def rest(self) -> dict[str, bytes]:
+        """Every kept member not taken yet."""
+        return {n: buffer.getvalue() for n, buffer in self._buffers.items()}
 
 
 @dataclass(frozen=True, slots=True)
