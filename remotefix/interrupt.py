@@ -6,8 +6,8 @@ happens to run; it calls ``request()``. From then on:
 
 - the fleet starts no new host (``check()`` raises ``Interrupted`` before anything is contacted);
 - the SSH, Docker and local transports stop waiting for a running command, kill it on the
-  target with all its children (as on a timeout) and raise ``Interrupted`` (WinRM does not yet:
-  its command runs to its timeout);
+  target with all its children (as on a timeout) and raise ``Interrupted``; WinRM sends Signal
+  terminate for it (within two seconds: its Receive long-polls) and raises the same;
 - the CLI reports what finished and exits 130.
 
 A host already connecting finishes its connect (bounded by the connect timeout) but sends

@@ -15,7 +15,9 @@ import shutil
 import socket
 import tempfile
 import threading
+import time
 import traceback
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +25,13 @@ import pytest
 import requests
 import winrm.transport
 
+from remotefix import interrupt
 from remotefix.errors import (
     AuthError,
     ClosedError,
     ConnectError,
     DependencyError,
+    Interrupted,
     TargetError,
     TransportError,
 )
@@ -105,6 +109,25 @@ def test_timeout_keeps_partial_output_and_kills_the_command(
     stopped = winrm_endpoint.service.commands[0]
     assert stopped.terminated and stopped.process.returncode is not None
     assert after.stdout == b"next\n"
+
+
+def test_ctrl_c_terminates_the_running_command_and_starts_no_other(
+    winrm_endpoint: WinRMEndpoint,
+) -> None:
+    """A stop request ends a long command (Signal terminate) without waiting for its timeout."""
+    with interrupt.on_sigint(), connect(winrm_endpoint, operation_timeout=10, read_timeout=15) as t:
+        worker = ThreadPoolExecutor(1).submit(t.run, "echo started; sleep 4141", timeout=120)
+        deadline = time.monotonic() + 20
+        while not winrm_endpoint.service.commands and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert winrm_endpoint.service.commands, "the command never started"
+        interrupt.request()
+        with pytest.raises(Interrupted, match="stopped by Ctrl-C"):
+            worker.result(timeout=30)
+        with pytest.raises(Interrupted, match="not started"):
+            t.run("true")
+    stopped = winrm_endpoint.service.commands[0]
+    assert stopped.terminated and stopped.process.returncode is not None
 
 
 def test_long_command_outlives_operation_timeouts(winrm_endpoint: WinRMEndpoint) -> None:

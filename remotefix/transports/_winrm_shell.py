@@ -6,7 +6,9 @@
   OperationTimeout fault (pywinrm's ``WinRMOperationTimeoutError``) only means "no new output
   yet" and we poll again;
 * output goes into ``CappedBuffer``s, and we keep draining past the cap until the command ends;
-* at the caller's deadline the command is stopped (Signal terminate) and the partial output kept;
+* at the caller's deadline, or on a Ctrl-C (``remotefix.interrupt``), the command is stopped
+  (Signal terminate) and the partial output kept; a Receive waits at most ``STOP_POLL`` seconds
+  so a Ctrl-C is noticed within that;
 * stdin goes out in Send messages small enough for the default MaxEnvelopeSize, before any
   output is read (so a command that echoes megabytes of stdin could stall; keep stdin small).
 
@@ -25,6 +27,7 @@ from spnego.exceptions import SpnegoError
 from winrm.exceptions import WinRMError, WinRMOperationTimeoutError, WinRMTransportError
 from winrm.protocol import Protocol
 
+from remotefix.transports._killable import should_stop
 from remotefix.transports._winrm_parse import parse_receive
 from remotefix.transports.base import CappedBuffer
 
@@ -35,6 +38,8 @@ STDIN_CHUNK = 64 * 1024
 """Raw stdin bytes per Send: base64 makes ~87 KB, well under the 150 KiB MaxEnvelopeSize."""
 MIN_POLL = 0.5
 """Shortest OperationTimeout we ask for, in seconds."""
+STOP_POLL = 2.0
+"""Longest OperationTimeout we ask for: how long a Ctrl-C may wait for the Receive to return."""
 
 # Whatever pywinrm raises for a failed request or an odd answer (it asserts RelatesTo and uses
 # next() to find ids); only ever caught around cleanup_command, never around our own code.
@@ -78,7 +83,7 @@ class RemoteShell:
         stdout: CappedBuffer,
         stderr: CappedBuffer,
     ) -> int | None:
-        """Run one command to its end or ``deadline``; the exit code, None when stopped."""
+        """Run one command to its end, its deadline or a Ctrl-C; the exit code (None: stopped)."""
         command_id = self.protocol.run_command(
             self.shell_id, executable, list(arguments), console_mode_stdin=stdin is None
         )
@@ -108,10 +113,10 @@ class RemoteShell:
         self, command_id: str, deadline: float, stdout: CappedBuffer, stderr: CappedBuffer
     ) -> int | None:
         while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
+            if should_stop(deadline):
                 return None
-            wait = min(self.operation_timeout, max(left, MIN_POLL))
+            left = deadline - time.monotonic()
+            wait = min(self.operation_timeout, STOP_POLL, max(left, MIN_POLL))
             try:
                 answer = self.protocol.send_message(self._receive_message(command_id, wait))
             except WinRMOperationTimeoutError:

@@ -24,9 +24,11 @@ from collections.abc import Sequence
 
 from winrm.protocol import Protocol
 
+from remotefix import interrupt
 from remotefix.errors import AuthError, TransportError
 from remotefix.result import DEFAULT_OUTPUT_CAP, CommandResult
 from remotefix.targets import Target
+from remotefix.transports._killable import raise_if_interrupted
 from remotefix.transports._winrm_errors import Peer, translate_errors
 from remotefix.transports._winrm_parse import clixml_to_text
 from remotefix.transports._winrm_scripts import (
@@ -181,6 +183,7 @@ class WinRMTransport(BaseTransport):
     ) -> CommandResult:
         if self._shell is None:
             raise TransportError(f"no WinRM shell open on {self.settings.endpoint}")
+        interrupt.check("command")
         stdout, stderr = CappedBuffer(cap or self.output_cap), CappedBuffer(self.output_cap)
         started = time.monotonic()
         with translate_errors(self._peer):
@@ -192,6 +195,8 @@ class WinRMTransport(BaseTransport):
                 stdout=stdout,
                 stderr=stderr,
             )
+        if code is None:
+            raise_if_interrupted(command)
         return collected_result(command, code, stdout, stderr, started, timed_out=code is None)
 
     def _disconnect(self) -> None:
