@@ -13,7 +13,7 @@ from rich.table import Table
 
 from remotefix import interrupt
 from remotefix.cli._app import App, pass_app, shown
-from remotefix.cli._fleet import error_label, fleet_exit_code, sigint_notice
+from remotefix.cli._fleet import error_label, fleet_exit_code, print_reasons, sigint_notice
 from remotefix.cli._inventory_options import inventory_options
 from remotefix.collect.diagnose import DiagnoseOptions, diagnose
 from remotefix.collect.include import include_collector
@@ -144,8 +144,8 @@ def _summary(app: App, outcomes: list[Outcome[DiagnoseReport]]) -> None:
     table = Table("target", "result", "os", "packages", "redactions", "bundle")
     for o in outcomes:
         if o.error is not None:
-            label = f"[red]{error_label(o.error)}[/]"
-            table.add_row(shown(o.target.name), label, shown(o.error), "", "", "")
+            label = f"[red]{error_label(o.error).lower()}[/]"  # why: after the table
+            table.add_row(shown(o.target.name), label, "", "", "", "")
             continue
         d = _as_dict(o)
         state = "[yellow]incomplete[/]" if d["incomplete"] else "[green]ok[/]"
@@ -154,6 +154,7 @@ def _summary(app: App, outcomes: list[Outcome[DiagnoseReport]]) -> None:
             str(d["redactions"]), shown(d["bundle"]),
         )  # fmt: skip
     app.out.print(table)
+    print_reasons(app, outcomes)
     for o in outcomes:
         for reason in (_as_dict(o).get("incomplete_reasons") or []) if o.ok else []:
             app.out.print(f"[yellow]{shown(o.target.name)}: {shown(reason)}[/]")
