@@ -32,7 +32,13 @@ from remotefix.targets import Target
 @click.option(
     "-o", "--output", type=click.Path(path_type=Path), help="Bundle file (one target) or folder."
 )
-@click.option("--profile", type=click.Choice(["quick", "full"]), default="full", show_default=True)
+@click.option(
+    "--profile",
+    type=click.Choice(["quick", "full"]),
+    default="full",
+    show_default=True,
+    help="quick: OS, packages, services; full: every collector.",
+)
 @click.option("--only", multiple=True, help="Run only this collector (repeatable).")
 @click.option("--skip", multiple=True, help="Skip this collector (repeatable).")
 @click.option(
@@ -40,7 +46,13 @@ from remotefix.targets import Target
 )
 @click.option("--redact-rules", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="YAML file of extra redaction patterns.")  # fmt: skip
-@click.option("--forks", type=click.IntRange(1, 256), default=DEFAULT_FORKS, show_default=True)
+@click.option(
+    "--forks",
+    type=click.IntRange(1, 256),
+    default=DEFAULT_FORKS,
+    show_default=True,
+    help="Targets collected from at the same time.",
+)
 @click.option(
     "--include", "include", multiple=True, metavar="GLOB",
     help="Also collect these files or folders (repeatable; capped, redacted; root under --sudo).",
@@ -51,6 +63,12 @@ def diagnose_cmd(app: App, addresses: tuple[str, ...], **opts: Any) -> None:
 
     Ctrl-C stops it: hosts not started are never contacted, running collections are killed on
     the target, finished bundles are kept; exit 130.
+
+    \b
+    Examples:
+      remotefix diagnose web1 --case C-1042
+      remotefix diagnose web1 --case C-1042 --profile quick --include /etc/myapp
+      remotefix diagnose -i hosts.ini --limit web --case C-1042 --forks 16 -o bundles/
     """
     include_collector(opts["include"])  # a refused glob stops here, before anything connects
     targets = resolve_targets(list(addresses), opts["inventory"], opts["limit"])

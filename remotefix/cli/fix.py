@@ -36,7 +36,18 @@ from remotefix.inventory import resolve_targets
 @click.option("--yes", is_flag=True, help="Apply without asking (scripted use).")
 @pass_app
 def fix_cmd(app: App, playbook: str, addresses: tuple[str, ...], **opts: Any) -> None:
-    """Run a fix playbook: `remotefix fix PLAYBOOK TARGET... --case C [--lab L] [--yes]`."""
+    """Apply a fix playbook: practise on a lab, check with diff, confirm, apply, re-apply.
+
+    Needs a fix grant. PLAYBOOK is a file or a shipped playbook's name. With --lab the
+    playbook runs on the lab first. Every lab has python3 (for Ansible): a customer lacking
+    a tool the lab added and the playbook needs is warned about before anything runs there.
+
+    \b
+    Examples:
+      remotefix fix ki-0004-dpkg-configure web1 --case C-1042 --lab LAB --require-lab-pass
+      remotefix fix fix.yml -i hosts.ini --limit web --case C-1042 -e port=8080 --yes
+      remotefix fix ki-0004-dpkg-configure --lab LAB --case C-1042
+    """
     extra_vars = parse_extra_vars(opts["extra_vars"])  # refused before anything else
     path = find_playbook(playbook)
     practice_only = not addresses and not opts["inventory"] and opts["lab"]
