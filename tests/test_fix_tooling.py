@@ -34,6 +34,9 @@ def test_what_a_playbook_needs_on_its_target(tmp_path: Path) -> None:
     assert needs(_playbook(tmp_path / "facts.yml", raw, gather="true")) == {"python3"}
     block = "    - block:\n        - raw: 'true'\n      rescue:\n" + WRITE.replace("  -", "      -")
     assert needs(_playbook(tmp_path / "block.yml", block)) == {"python3"}
+    vaulted = tmp_path / "vault.yml"
+    vaulted.write_text("- hosts: all\n  vars: {secret: !vault |\n      $ANSIBLE_VAULT;1.1}\n")
+    assert needs(vaulted) == {"python3"}
     for shipped in sorted(data_dir("playbooks").glob("*.yml")):
         assert needs(shipped) == {"python3"}, shipped
 
@@ -41,6 +44,7 @@ def test_what_a_playbook_needs_on_its_target(tmp_path: Path) -> None:
 def test_a_customer_lacks_python3_only_without_any_python3_package() -> None:
     assert missing_tools(frozenset({"python3"}), {"packages": {"bash": "5"}}) == ["python3"]
     assert missing_tools(frozenset({"python3"}), {"packages": {"python3.11-minimal": "3"}}) == []
+    assert missing_tools(frozenset({"python3"}), {"packages": {}}) == []  # unknown, not missing
     assert missing_tools(frozenset({"python3", "curl"}), {"packages": {"curl": "8"}}) == ["python3"]
 
 

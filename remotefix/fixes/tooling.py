@@ -36,7 +36,10 @@ def lab_added(lab: str, workspace: Workspace) -> frozenset[str]:
 
 def needs(playbook: Path) -> frozenset[str]:
     """Tools the playbook's modules need on the target (python3 unless every task is raw)."""
-    plays = yaml.safe_load(playbook.read_text()) or []
+    try:
+        plays = yaml.safe_load(playbook.read_text()) or []
+    except yaml.YAMLError:  # vault or other tags: Ansible's to read; assume the usual needs
+        return frozenset({PYTHON})
     for play in plays if isinstance(plays, list) else [plays]:
         if not isinstance(play, dict) or _needs_python(play):
             return frozenset({PYTHON})
@@ -44,8 +47,11 @@ def needs(playbook: Path) -> frozenset[str]:
 
 
 def missing_tools(tools: frozenset[str], fingerprint: dict[str, Any]) -> list[str]:
-    """The ``tools`` no package of the target's fingerprint provides, sorted."""
+    """The ``tools`` no package of the target's fingerprint provides, sorted (none when the
+    fingerprint lists no packages at all: unknown is not missing)."""
     packages = fingerprint.get("packages") or {}
+    if not packages:
+        return []
     return sorted(t for t in tools if not any(_provides(t, name) for name in packages))
 
 
