@@ -68,8 +68,8 @@ def print_reasons(app: App, outcomes: list[Outcome[Any]]) -> None:
     """After a fleet table: why each host that gave no result failed, one line per host."""
     for outcome in outcomes:
         if outcome.error is not None:
-            word = error_label(outcome.error).lower()
-            app.out.print(f"[red]{shown(outcome.target.name)}: {word}:[/] {shown(outcome.error)}")
+            label = error_label(outcome.error)
+            app.out.print(f"[red]{shown(outcome.target.name)} {label}:[/] {shown(outcome.error)}")
 
 
 _LABELS = ((Interrupted, "INTERRUPTED"), (ConsentError, "REFUSED"), (ConnectError, "UNREACHABLE"))

@@ -162,7 +162,7 @@ def _summary(app: App, outcomes: list[Outcome[DiagnoseReport]]) -> None:
     table = Table("target", "result", "os", "packages", "redactions", "bundle")
     for o in outcomes:
         if o.error is not None:
-            label = f"[red]{error_label(o.error).lower()}[/]"  # why: after the table
+            label = f"[red]{error_label(o.error)}[/]"  # why: after the table
             table.add_row(shown(o.target.name), label, "", "", "", "")
             continue
         d = _as_dict(o)
