@@ -57,7 +57,7 @@ def fix_cmd(app: App, playbook: str, addresses: tuple[str, ...], **opts: Any) ->
     if app.json and not opts["yes"]:
         raise ConfigError("--json needs --yes (there is no one to confirm the apply step)")
 
-    previewed = []
+    previewed: list[PlaybookRun] = []
 
     def confirm(check: PlaybookRun) -> bool:
         _render_run(app, "check mode (nothing changed yet)", check)
