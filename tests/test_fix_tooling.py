@@ -49,6 +49,7 @@ def test_a_customer_lacks_python3_only_without_any_python3_package() -> None:
 
 
 @pytest.mark.docker
+@pytest.mark.slow  # a lab up and a practice on it
 def test_fix_without_python3_on_the_customer_warns_then_says_why(
     customer_factory: CustomerFactory, client_key: KeyPair, docker_api: docker.DockerClient,
     tmp_path: Path,
