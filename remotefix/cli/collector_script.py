@@ -23,7 +23,7 @@ from remotefix.collect.specs import load_collectors, select_collectors
     type=click.Choice(["quick", "full"]),
     default="full",
     show_default=True,
-    help="quick: OS, packages, services; full: every collector.",
+    help="quick: what the fingerprint needs (OS, packages, services); full: every collector.",
 )
 @click.option("--only", multiple=True, help="Only this collector (repeatable).")
 @click.option("--skip", multiple=True, help="Skip this collector (repeatable).")

@@ -37,7 +37,7 @@ from remotefix.targets import Target
     type=click.Choice(["quick", "full"]),
     default="full",
     show_default=True,
-    help="quick: OS, packages, services; full: every collector.",
+    help="quick: what the fingerprint needs (OS, packages, services); full: every collector.",
 )
 @click.option("--only", multiple=True, help="Run only this collector (repeatable).")
 @click.option("--skip", multiple=True, help="Skip this collector (repeatable).")
