@@ -108,7 +108,16 @@ def _defaults(
 @click.option("-v", "--verbose", count=True, help="More detail (repeat for more).")
 @click.pass_context
 def cli(ctx: click.Context, as_json: bool, verbose: int) -> None:
-    """Consented remote diagnostics, fingerprints and matching Docker labs."""
+    """Consented remote diagnostics, fingerprints and matching Docker labs.
+
+    Nothing runs on a customer machine without a live consent grant; every step is audited.
+
+    \b
+    Examples:
+      remotefix doctor
+      remotefix COMMAND --help
+      remotefix --json lab ls
+    """
     ctx.obj = App(json=as_json, verbose=verbose)
 
 

@@ -74,8 +74,10 @@ PIPE_WIDTH = 160
 
 
 def _console(stream: Any) -> Console:
-    width = None if stream.isatty() else PIPE_WIDTH
-    return Console(file=stream, width=width, highlight=False, stderr=stream is sys.stderr)
+    """Not a terminal: tables at ``PIPE_WIDTH``, and lines never wrapped (one line stays one)."""
+    tty = stream.isatty()
+    return Console(file=stream, width=None if tty else PIPE_WIDTH, highlight=False,
+                   soft_wrap=not tty, stderr=stream is sys.stderr)  # fmt: skip
 
 
 class ErrorExit(click.ClickException):

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from remotefix.cli._app import App
+from remotefix.cli._app import App, shown
 from remotefix.errors import (
     CommandFailed,
     CommandTimeout,
@@ -62,6 +62,14 @@ def error_label(error: RemotefixError) -> str:
         if isinstance(error, kind):
             return label
     return "FAILED"
+
+
+def print_reasons(app: App, outcomes: list[Outcome[Any]]) -> None:
+    """After a fleet table: why each host that gave no result failed, one line per host."""
+    for outcome in outcomes:
+        if outcome.error is not None:
+            label = error_label(outcome.error)
+            app.out.print(f"[red]{shown(outcome.target.name)} {label}:[/] {shown(outcome.error)}")
 
 
 _LABELS = ((Interrupted, "INTERRUPTED"), (ConsentError, "REFUSED"), (ConnectError, "UNREACHABLE"))

@@ -14,13 +14,24 @@ from remotefix.errors import AuditError
 
 @click.group()
 def audit() -> None:
-    """The append-only, hash-chained audit log."""
+    """The append-only, hash-chained audit log.
+
+    \b
+    Examples:
+      remotefix audit log --case C-1042
+      remotefix audit verify
+    """
 
 
 @audit.command("verify")
 @pass_app
 def verify_cmd(app: App) -> None:
-    """Recompute the hash chain; exit 0 when intact, else name the first broken record."""
+    """Recompute the hash chain; exit 0 when intact, else name the first broken record.
+
+    \b
+    Examples:
+      remotefix audit verify
+    """
     log = AuditLog(app.workspace)
     report = log.verify()
     if not report.ok:
@@ -44,6 +55,10 @@ def repair_cmd(app: App) -> None:
 
     The torn bytes are kept in audit.torn-TIME.jsonl next to the log. Any other break (an
     edited, deleted or reordered record) is refused: it stays visible to `audit verify`.
+
+    \b
+    Examples:
+      remotefix audit repair
     """
     log = AuditLog(app.workspace)
     done = log.repair()
@@ -65,7 +80,13 @@ def repair_cmd(app: App) -> None:
 @click.option("--case", help="Only this case's records: its timeline.")
 @pass_app
 def log_cmd(app: App, case: str | None) -> None:
-    """Show the audit records (of one case with --case), oldest first."""
+    """Show the audit records (of one case with --case), oldest first.
+
+    \b
+    Examples:
+      remotefix audit log --case C-1042
+      remotefix audit log --json
+    """
     records = list(AuditLog(app.workspace).records(case))
 
     def render() -> None:

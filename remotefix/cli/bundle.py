@@ -22,14 +22,25 @@ _BUNDLE = click.Path(path_type=Path)  # opening it names a missing or unreadable
 
 @click.group()
 def bundle() -> None:
-    """Diagnostics bundles: verify, show, extract, ls, import."""
+    """Diagnostics bundles: verify, show, extract, ls, import.
+
+    \b
+    Examples:
+      remotefix bundle verify web1.tar.gz
+      remotefix bundle ls --case C-1042
+    """
 
 
 @bundle.command("verify")
 @click.argument("path", type=_BUNDLE)
 @pass_app
 def verify(app: App, path: Path) -> None:
-    """Check every member's sha256 and size against the manifest."""
+    """Check every member's sha256 and size against the manifest.
+
+    \b
+    Examples:
+      remotefix bundle verify web1.tar.gz
+    """
     result = verify_bundle(path)
     data = {"bundle": str(path), "ok": result.ok, "checked": result.checked,
             "problems": result.problems}  # fmt: skip
@@ -49,7 +60,12 @@ def verify(app: App, path: Path) -> None:
 @click.argument("path", type=_BUNDLE)
 @pass_app
 def show(app: App, path: Path) -> None:
-    """Summarise a bundle: target, case, collectors, redactions, completeness."""
+    """Summarise a bundle: target, case, collectors, redactions, completeness.
+
+    \b
+    Examples:
+      remotefix bundle show web1.tar.gz
+    """
     opened = open_bundle(path)
     m, fp = opened.manifest, opened.fingerprint
 
@@ -90,10 +106,21 @@ def _text(value: Any) -> str:
 
 @bundle.command("extract")
 @click.argument("path", type=_BUNDLE)
-@click.option("-d", "--dest", type=click.Path(file_okay=False, path_type=Path), required=True)
+@click.option(
+    "-d",
+    "--dest",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="New or empty folder to extract into.",
+)
 @pass_app
 def extract(app: App, path: Path, dest: Path) -> None:
-    """Verify, then extract into a new or empty folder (regular files only, never outside it)."""
+    """Verify, then extract into a new or empty folder (regular files only, never outside it).
+
+    \b
+    Examples:
+      remotefix bundle extract web1.tar.gz -d web1/
+    """
     names = extract_bundle(path, dest)
     app.emit({"dest": str(dest), "members": names},
              lambda: app.out.print(f"{len(names)} members extracted to {dest}"))  # fmt: skip
@@ -103,7 +130,13 @@ def extract(app: App, path: Path, dest: Path) -> None:
 @click.option("--case", help="Only this case's bundles.")
 @pass_app
 def ls(app: App, case: str | None) -> None:
-    """Bundles registered in the workspace."""
+    """Bundles registered in the workspace.
+
+    \b
+    Examples:
+      remotefix bundle ls
+      remotefix bundle ls --case C-1042
+    """
     rows = BundleIndex(app.workspace).list(case)
 
     def render() -> None:
@@ -120,12 +153,22 @@ def ls(app: App, case: str | None) -> None:
 @click.argument("source", type=_EXISTING)
 @click.option("--case", required=True, help="The support case this output belongs to.")
 @click.option("--target-name", required=True, help="Name of the customer machine.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Bundle file to write (default: in the workspace, under the case).",
+)
 @click.option("--obfuscate", is_flag=True, help="Replace host names, IPs and users.")
 @click.option("--redact-rules", type=_EXISTING, help="YAML file of extra redaction patterns.")
 @pass_app
 def import_cmd(app: App, source: Path, **opts: Any) -> None:
-    """Turn the output of `remotefix collector-script` into a normal, redacted bundle."""
+    """Turn the output of `remotefix collector-script` into a normal, redacted bundle.
+
+    \b
+    Examples:
+      remotefix bundle import output.txt --case C-1042 --target-name web1
+    """
     options = DiagnoseOptions(output=opts["output"], obfuscate=opts["obfuscate"],
                               extra_rules=opts["redact_rules"])  # fmt: skip
     report = import_output(source, case=opts["case"], target_name=opts["target_name"],

@@ -48,13 +48,24 @@ references: []
 
 @click.group("case")
 def case() -> None:
-    """Known-issue case files: scaffold, validate, list."""
+    """Known-issue case files: scaffold, validate, list.
+
+    \b
+    Examples:
+      remotefix case new KI-0100 --title 'nginx fails after upgrade'
+      remotefix case lint
+    """
 
 
 @case.command("new")
 @click.argument("case_id")
-@click.option("--title", required=True)
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--title", required=True, help="One line naming the problem, as triage shows it.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="File to write (instead of CASE_ID.yaml in --dir or the current directory).",
+)
 @click.option(
     "--dir",
     "folder",
@@ -63,7 +74,13 @@ def case() -> None:
 )
 @pass_app
 def new(app: App, case_id: str, title: str, output: Path | None, folder: Path | None) -> None:
-    """Scaffold a case file in the current directory, --dir or -o (validated, then written)."""
+    """Scaffold a case file in the current directory, --dir or -o (validated, then written).
+
+    \b
+    Examples:
+      remotefix case new KI-0100 --title 'nginx fails after upgrade'
+      remotefix case new KI-0100 --title '...' --dir labs/known-issues
+    """
     if not _CASE_ID.fullmatch(case_id):
         raise ConfigError(f"case id {case_id!r} must look like KI-0001", hint="e.g. KI-0101")
     if output and folder:
@@ -101,8 +118,15 @@ def _write_validated(path: Path, text: str) -> None:
 @click.argument("sources", nargs=-1)
 @pass_app
 def lint(app: App, sources: tuple[str, ...]) -> None:
-    """Validate case files (default: every shipped case); every file is checked and every
-    problem reported, one line each. Example: remotefix case lint labs/known-issues/"""
+    """Validate case files (default: every shipped case), reporting every problem.
+
+    Every file is checked and each problem reported on one line.
+
+    \b
+    Examples:
+      remotefix case lint
+      remotefix case lint labs/known-issues/ ki-0100.yaml
+    """
     rows = []
     for source in _one_by_one(sources or (str(cases_dir()),)):
         try:
@@ -135,7 +159,13 @@ def _one_by_one(sources: tuple[str, ...]) -> list[str]:
 @case.command("ls")
 @pass_app
 def ls(app: App) -> None:
-    """The known issues remotefix ships (and any in $REMOTEFIX_LABS)."""
+    """The known issues remotefix ships (and any in $REMOTEFIX_LABS).
+
+    \b
+    Examples:
+      remotefix case ls
+      remotefix case ls --json
+    """
     found = load_cases()
 
     def render() -> None:
@@ -171,7 +201,8 @@ def ls(app: App) -> None:
     type=click.Choice(["always", "never", "on-failure"]),
     default="never",
     show_default=True,
-    help="Keep the lab afterwards: always, never, or on-failure (when not as declared).",
+    help="Keep the lab afterwards? never (default: labs cost disk and memory), always, or "
+    "on-failure (only when the verdict is not the declared one, to look into it).",
 )
 @click.option(
     "--case", "for_case",
@@ -184,8 +215,12 @@ def repro(
     """Reproduce a known issue in a lab: REPRODUCED / NOT_REPRODUCED / ERROR with evidence.
 
     With --bundle the customer's collected state is tried first and the case's own setup only
-    when that state does not show the symptom; the verdict says which one did. Example:
-    remotefix repro KI-0004 --bundle web1.tar.gz --case C-1042
+    when that state does not show the symptom; the verdict says which one did.
+
+    \b
+    Examples:
+      remotefix repro KI-0004 --on debian:12
+      remotefix repro KI-0004 --bundle web1.tar.gz --case C-1042 --keep on-failure
     """
     (found,) = load_cases([case_ref])
     if on and on not in found.matrix:
@@ -234,7 +269,13 @@ def _render_repro(app: App, result: ReproResult) -> None:
 @click.command("regress")
 @click.argument("sources", nargs=-1)
 @click.option("--matrix", help="Comma-separated OS list (default: each case's own matrix).")
-@click.option("--jobs", type=click.IntRange(1, 64), default=DEFAULT_JOBS, show_default=True)
+@click.option(
+    "--jobs",
+    type=click.IntRange(1, 64),
+    default=DEFAULT_JOBS,
+    show_default=True,
+    help="Cells (case x OS) run at the same time.",
+)
 @click.option("--shard", help="i/n: run this CI job's share of the cells.")
 @click.option("--junit", type=click.Path(dir_okay=False, path_type=Path), help="JUnit XML output.")
 @click.option(
@@ -243,7 +284,13 @@ def _render_repro(app: App, result: ReproResult) -> None:
 )  # fmt: skip
 @pass_app
 def regress(app: App, sources: tuple[str, ...], **opts: Any) -> None:
-    """Run every case on every OS; fail when a verdict differs from its declaration."""
+    """Run every case on every OS; fail when a verdict differs from its declaration.
+
+    \b
+    Examples:
+      remotefix regress --matrix debian:11,debian:12,debian:13 --jobs 6
+      remotefix regress --shard 1/2 --junit out.xml --html matrix.html
+    """
     matrix = [m.strip() for m in opts["matrix"].split(",")] if opts["matrix"] else None
     catalog = Catalog.load()
     for entry in matrix or []:
@@ -328,8 +375,16 @@ _STATE_COLOUR = {State.AFFECTED: "red", State.SUSCEPTIBLE: "yellow", State.UNKNO
 def triage_cmd(
     app: App, bundle: Path, sources: tuple[str, ...], symptom: str, show_all: bool
 ) -> None:
-    """Which known issues does this bundle show? affected (with evidence) / susceptible /
-    unknown (what is missing) / not_affected, best first, with a decision for each."""
+    """Which known issues does this bundle show, best first, with a decision for each.
+
+    Each case is affected (with evidence), susceptible, unknown (what is missing) or
+    not_affected.
+
+    \b
+    Examples:
+      remotefix triage web1.tar.gz
+      remotefix triage web1.tar.gz --symptom 'dpkg was interrupted' --all
+    """
     entries = triage(bundle, load_cases(list(sources) or None), symptom=symptom)
     app.emit([e.to_dict() for e in entries], lambda: _render_triage(app, bundle, entries, show_all))
 

@@ -28,7 +28,13 @@ _STATUS_STYLE = {
 
 @click.group()
 def consent() -> None:
-    """Customer consent: who allowed what, on which targets, until when."""
+    """Customer consent: who allowed what, on which targets, until when.
+
+    \b
+    Examples:
+      remotefix consent grant --case C-1042 --target 'web*' --scope diagnose --by J --evidence T
+      remotefix consent ls --case C-1042
+    """
 
 
 @consent.command("grant")
@@ -64,7 +70,13 @@ def grant_cmd(
     granted_by: str,
     evidence: str,
 ) -> None:
-    """Record a consent grant given by the customer."""
+    """Record a consent grant given by the customer.
+
+    \b
+    Examples:
+      remotefix consent grant --case C-1042 --target 'web*' --scope diagnose --expires 4h \\
+          --by 'Jane Doe (customer IT)' --evidence 'ticket C-1042'
+    """
     grant = give(app.workspace, case=case, targets=targets, scope=scope,
                  expires_in=parse_duration(expires), granted_by=granted_by, evidence=evidence,
                  sudo=sudo)  # fmt: skip
@@ -76,7 +88,13 @@ def grant_cmd(
 @click.option("--all", "show_all", is_flag=True, help="Include expired and revoked grants.")
 @pass_app
 def ls_cmd(app: App, case: str | None, show_all: bool) -> None:
-    """List consent grants (active ones unless --all)."""
+    """List consent grants (active ones unless --all).
+
+    \b
+    Examples:
+      remotefix consent ls --case C-1042
+      remotefix consent ls --all --json
+    """
     now = datetime.now(UTC)
     with ConsentStore(app.workspace) as store:
         grants = store.list(case, include_inactive=show_all, now=now)
@@ -109,7 +127,12 @@ def ls_cmd(app: App, case: str | None, show_all: bool) -> None:
 @click.argument("grant_id")
 @pass_app
 def show_cmd(app: App, grant_id: str) -> None:
-    """Show one consent grant."""
+    """Show one consent grant.
+
+    \b
+    Examples:
+      remotefix consent show c-1a2b3c4d
+    """
     with ConsentStore(app.workspace) as store:
         grant = store.get(grant_id)
     app.emit(grant.to_dict(), lambda: _render_one(app, grant, None))
@@ -121,8 +144,12 @@ def show_cmd(app: App, grant_id: str) -> None:
 def revoke_cmd(app: App, grant_ids: tuple[str, ...]) -> None:
     """Revoke consent grants; the next command on their targets is refused.
 
-    ``-`` reads the ids from stdin: plain ids, or the JSON of ``consent ls --json``. Example:
-    remotefix consent ls --case C-1042 --json | remotefix consent revoke -
+    ``-`` reads the ids from stdin: plain ids, or the JSON of ``consent ls --json``.
+
+    \b
+    Examples:
+      remotefix consent revoke c-1a2b3c4d
+      remotefix consent ls --case C-1042 --json | remotefix consent revoke -
     """
     ids = [i for g in grant_ids for i in (ids_from(sys.stdin.read()) if g == "-" else [g])]
     if not ids:

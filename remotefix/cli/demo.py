@@ -25,8 +25,14 @@ from remotefix.demo import run_demo
 )  # fmt: skip
 @pass_app
 def demo(app: App, keep: bool, home: Path | None, report_to: Path) -> None:
-    """The whole story on a throw-away customer: diagnose, triage, lab, repro, fix, verify,
-    and the case report. Example: remotefix demo --keep --report /tmp/demo.html
+    """The whole story on a throw-away customer container, end to end.
+
+    Diagnose, triage, lab, repro, fix, verify, and the case report.
+
+    \b
+    Examples:
+      remotefix demo
+      remotefix demo --keep --report /tmp/demo.html
     """
 
     def narrate(stage: str, message: str) -> None:

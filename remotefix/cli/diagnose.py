@@ -13,7 +13,7 @@ from rich.table import Table
 
 from remotefix import interrupt
 from remotefix.cli._app import App, pass_app, shown
-from remotefix.cli._fleet import error_label, fleet_exit_code, sigint_notice
+from remotefix.cli._fleet import error_label, fleet_exit_code, print_reasons, sigint_notice
 from remotefix.cli._inventory_options import inventory_options
 from remotefix.collect.diagnose import DiagnoseOptions, diagnose
 from remotefix.collect.include import include_collector
@@ -32,7 +32,13 @@ from remotefix.targets import Target
 @click.option(
     "-o", "--output", type=click.Path(path_type=Path), help="Bundle file (one target) or folder."
 )
-@click.option("--profile", type=click.Choice(["quick", "full"]), default="full", show_default=True)
+@click.option(
+    "--profile",
+    type=click.Choice(["quick", "full"]),
+    default="full",
+    show_default=True,
+    help="quick: what the fingerprint needs (OS, packages, services); full: every collector.",
+)
 @click.option("--only", multiple=True, help="Run only this collector (repeatable).")
 @click.option("--skip", multiple=True, help="Skip this collector (repeatable).")
 @click.option(
@@ -40,7 +46,13 @@ from remotefix.targets import Target
 )
 @click.option("--redact-rules", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="YAML file of extra redaction patterns.")  # fmt: skip
-@click.option("--forks", type=click.IntRange(1, 256), default=DEFAULT_FORKS, show_default=True)
+@click.option(
+    "--forks",
+    type=click.IntRange(1, 256),
+    default=DEFAULT_FORKS,
+    show_default=True,
+    help="Targets collected from at the same time.",
+)
 @click.option(
     "--include", "include", multiple=True, metavar="GLOB",
     help="Also collect these files or folders (repeatable; capped, redacted; root under --sudo).",
@@ -51,6 +63,12 @@ def diagnose_cmd(app: App, addresses: tuple[str, ...], **opts: Any) -> None:
 
     Ctrl-C stops it: hosts not started are never contacted, running collections are killed on
     the target, finished bundles are kept; exit 130.
+
+    \b
+    Examples:
+      remotefix diagnose web1 --case C-1042
+      remotefix diagnose web1 --case C-1042 --profile quick --include /etc/myapp
+      remotefix diagnose -i hosts.ini --limit web --case C-1042 --forks 16 -o bundles/
     """
     include_collector(opts["include"])  # a refused glob stops here, before anything connects
     targets = resolve_targets(list(addresses), opts["inventory"], opts["limit"])
@@ -144,8 +162,8 @@ def _summary(app: App, outcomes: list[Outcome[DiagnoseReport]]) -> None:
     table = Table("target", "result", "os", "packages", "redactions", "bundle")
     for o in outcomes:
         if o.error is not None:
-            label = f"[red]{error_label(o.error)}[/]"
-            table.add_row(shown(o.target.name), label, shown(o.error), "", "", "")
+            label = f"[red]{error_label(o.error)}[/]"  # why: after the table
+            table.add_row(shown(o.target.name), label, "", "", "", "")
             continue
         d = _as_dict(o)
         state = "[yellow]incomplete[/]" if d["incomplete"] else "[green]ok[/]"
@@ -154,6 +172,7 @@ def _summary(app: App, outcomes: list[Outcome[DiagnoseReport]]) -> None:
             str(d["redactions"]), shown(d["bundle"]),
         )  # fmt: skip
     app.out.print(table)
+    print_reasons(app, outcomes)
     for o in outcomes:
         for reason in (_as_dict(o).get("incomplete_reasons") or []) if o.ok else []:
             app.out.print(f"[yellow]{shown(o.target.name)}: {shown(reason)}[/]")

@@ -13,7 +13,15 @@ from remotefix.errors import DependencyError
 @click.command()
 @pass_app
 def doctor(app: App) -> None:
-    """Check Docker, debootstrap, ssh, ansible-runner, the state directory and base images."""
+    """Check Docker, debootstrap, ssh, ansible-runner, the state directory and base images.
+
+    Each missing piece comes with what fixes it; exit 6 when a required one is missing.
+
+    \b
+    Examples:
+      remotefix doctor
+      remotefix doctor --json
+    """
     checks = run_checks(app.workspace)
     failed = [c for c in checks if not c.ok and c.required]
 

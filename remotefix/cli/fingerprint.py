@@ -35,14 +35,25 @@ def load_fingerprint(path: Path) -> dict[str, Any]:
 
 @click.group()
 def fingerprint() -> None:
-    """Environment fingerprints (from bundles or fingerprint.json files)."""
+    """Environment fingerprints (from bundles or fingerprint.json files).
+
+    \b
+    Examples:
+      remotefix fingerprint show web1.tar.gz
+      remotefix fingerprint diff before.tar.gz after.tar.gz
+    """
 
 
 @fingerprint.command("show")
 @click.argument("source", type=_SOURCE)
 @pass_app
 def show(app: App, source: Path) -> None:
-    """Summarise one fingerprint."""
+    """Summarise one fingerprint.
+
+    \b
+    Examples:
+      remotefix fingerprint show web1.tar.gz
+    """
     fp = load_fingerprint(source)
 
     def render() -> None:
@@ -68,7 +79,12 @@ def _count(value: Any) -> int:
 @click.argument("b", type=_SOURCE)
 @pass_app
 def diff(app: App, a: Path, b: Path) -> None:
-    """What differs from A to B: OS, fields, packages, services."""
+    """What differs from A to B: OS, fields, packages, services.
+
+    \b
+    Examples:
+      remotefix fingerprint diff before.tar.gz after.tar.gz
+    """
     delta = diff_fingerprints(load_fingerprint(a), load_fingerprint(b))
 
     def render() -> None:

@@ -10,7 +10,7 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
-from remotefix.cli._app import App, pass_app
+from remotefix.cli._app import App, pass_app, shown
 from remotefix.cli._inventory_options import inventory_options
 from remotefix.errors import ConfigError, FixError
 from remotefix.fixes.ansible import PlaybookRun
@@ -36,7 +36,18 @@ from remotefix.inventory import resolve_targets
 @click.option("--yes", is_flag=True, help="Apply without asking (scripted use).")
 @pass_app
 def fix_cmd(app: App, playbook: str, addresses: tuple[str, ...], **opts: Any) -> None:
-    """Run a fix playbook: `remotefix fix PLAYBOOK TARGET... --case C [--lab L] [--yes]`."""
+    """Apply a fix playbook: practise on a lab, check with diff, confirm, apply, re-apply.
+
+    Needs a fix grant. PLAYBOOK is a file or a shipped playbook's name. With --lab the
+    playbook runs on the lab first. Every lab has python3 (for Ansible): a customer lacking
+    a tool the lab added and the playbook needs is warned about before anything runs there.
+
+    \b
+    Examples:
+      remotefix fix ki-0004-dpkg-configure web1 --case C-1042 --lab LAB --require-lab-pass
+      remotefix fix fix.yml -i hosts.ini --limit web --case C-1042 -e port=8080 --yes
+      remotefix fix ki-0004-dpkg-configure --lab LAB --case C-1042
+    """
     extra_vars = parse_extra_vars(opts["extra_vars"])  # refused before anything else
     path = find_playbook(playbook)
     practice_only = not addresses and not opts["inventory"] and opts["lab"]
@@ -46,8 +57,11 @@ def fix_cmd(app: App, playbook: str, addresses: tuple[str, ...], **opts: Any) ->
     if app.json and not opts["yes"]:
         raise ConfigError("--json needs --yes (there is no one to confirm the apply step)")
 
+    previewed: list[PlaybookRun] = []
+
     def confirm(check: PlaybookRun) -> bool:
         _render_run(app, "check mode (nothing changed yet)", check)
+        previewed.append(check)
         return bool(opts["yes"]) or click.confirm("Apply these changes?", default=False)
 
     report = fix(
@@ -60,8 +74,9 @@ def fix_cmd(app: App, playbook: str, addresses: tuple[str, ...], **opts: Any) ->
         lab=opts["lab"],
         require_lab_pass=opts["require_lab_pass"],
         progress=app.progress,
+        warn=lambda message: app.err.print(f"[bold yellow]warning:[/] {shown(message)}"),
     )
-    app.emit(report_dict(report), lambda: _render(app, report))
+    app.emit(report_dict(report), lambda: _render(app, report, previewed=bool(previewed)))
     if report.failed_hosts or report.not_idempotent():
         app.progress(
             f"fix {path.name}: failed on {', '.join(report.failed_hosts) or 'no host'}; "
@@ -102,6 +117,7 @@ def report_dict(report: FixReport) -> dict[str, Any]:
         "failed_hosts": report.failed_hosts,
         "not_idempotent": report.not_idempotent(),
         "fingerprint_diff": report.diffs,
+        "warnings": report.warnings,
     }
 
 
@@ -113,9 +129,10 @@ def _render_run(app: App, title: str, run: PlaybookRun) -> None:
         if event.status == "skipped" or not (event.changed or event.status != "ok"):
             continue
         colour = "yellow" if event.changed else "red"
+        message = event.message if event.status != "ok" else event.message[:120]  # why, whole
         app.out.print(
             f"  [{colour}]{event.status}{' (changed)' if event.changed else ''}[/] "
-            f"{escape(event.host)}: {escape(event.task)} {escape(event.message[:120])}"
+            f"{shown(event.host)}: {shown(event.task)} {shown(message)}"
         )
         for diff in event.diff:
             after = str(diff.get("after", ""))
@@ -130,7 +147,7 @@ def _render_run(app: App, title: str, run: PlaybookRun) -> None:
     app.out.print(table)
 
 
-def _render(app: App, report: FixReport) -> None:
+def _render(app: App, report: FixReport, *, previewed: bool) -> None:
     if report.practice:
         p = report.practice
         state = "[green]passed[/]" if p.passed else "[red]FAILED[/]"
@@ -139,6 +156,8 @@ def _render(app: App, report: FixReport) -> None:
             f"(changed {p.apply.changed(p.lab)}, then {p.again.changed(p.lab)} on re-run)"
         )
     if not report.applied:
+        if report.check is not None and not previewed:  # every host failed the check: say why
+            _render_run(app, "check mode failed", report.check)
         app.out.print(
             "practice only (no customer target)"
             if report.check is None

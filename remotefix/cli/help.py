@@ -45,7 +45,12 @@ _TREE_LINES = _tree_lines()
 @click.argument("topic", type=click.Choice(["exit-codes"]))
 @pass_app
 def help_cmd(app: App, topic: str) -> None:
-    """Reference topics. Example: remotefix help exit-codes"""
+    """Reference topics: exit-codes (what each exit code means).
+
+    \b
+    Examples:
+      remotefix help exit-codes
+    """
     rows = exit_codes()
     data = [{"exit_code": c, "name": n, "meaning": m} for c, n, m in rows]
 

@@ -16,7 +16,13 @@ from remotefix.transports.ssh_keyscan import scan_host_key
 
 @click.group()
 def hosts() -> None:
-    """Known SSH host keys."""
+    """Known SSH host keys: trust one after checking it with the customer, list them.
+
+    \b
+    Examples:
+      remotefix hosts trust ssh://root@203.0.113.7
+      remotefix hosts ls
+    """
 
 
 @hosts.command("trust")
@@ -28,7 +34,13 @@ def hosts() -> None:
 )
 @pass_app
 def trust_cmd(app: App, address: str, expected: str | None, yes: bool, replace: bool) -> None:
-    """Fetch TARGET's host key (through its ProxyJump), show it, record it once confirmed."""
+    """Fetch TARGET's host key (through its ProxyJump), show it, record it once confirmed.
+
+    \b
+    Examples:
+      remotefix hosts trust ssh://root@203.0.113.7
+      remotefix hosts trust web1 --fingerprint SHA256:AbC... --yes
+    """
     target = parse_address(address)
     if target.connection != "ssh":
         raise TargetError(f"{address} is not an ssh:// target", hint="host keys are for SSH")
@@ -59,7 +71,12 @@ def _render_trusted(app: App, done: Trusted) -> None:
 @hosts.command("ls")
 @pass_app
 def ls(app: App) -> None:
-    """List the host keys remotefix trusts, and the @revoked/@cert-authority lines it read."""
+    """List the host keys remotefix trusts, and the @revoked/@cert-authority lines it read.
+
+    \b
+    Examples:
+      remotefix hosts ls
+    """
     known = known_host_keys(app.workspace)
     rows = [
         {"host": host, "type": keytype, "fingerprint": fingerprint(key), "status": "trusted"}

@@ -13,7 +13,13 @@ from remotefix.lab.images import build_base_image, list_base_images, remove_base
 
 @click.group()
 def images() -> None:
-    """Offline Debian base images (debootstrap + docker import)."""
+    """Offline Debian base images (debootstrap + docker import).
+
+    \b
+    Examples:
+      remotefix images build debian:12
+      remotefix images ls
+    """
 
 
 @images.command("build")
@@ -21,7 +27,13 @@ def images() -> None:
 @click.option("--mirror", help="Debian mirror URL (default: the catalog's default_mirror).")
 @pass_app
 def build(app: App, names: tuple[str, ...], mirror: str | None) -> None:
-    """Build base images, e.g. `remotefix images build debian:11 debian:12 debian:13`."""
+    """Build base images, cached by tag (an unchanged recipe is not rebuilt).
+
+    \b
+    Examples:
+      remotefix images build debian:11 debian:12 debian:13
+      remotefix images build debian:12 --mirror http://deb.debian.org/debian
+    """
     catalog = Catalog.load()
     wanted = [catalog.resolve(name) for name in names]
     api = dockerapi.client()
@@ -47,7 +59,12 @@ def build(app: App, names: tuple[str, ...], mirror: str | None) -> None:
 @images.command("ls")
 @pass_app
 def ls(app: App) -> None:
-    """List the base images that exist."""
+    """List the base images that exist.
+
+    \b
+    Examples:
+      remotefix images ls
+    """
     rows = [
         {
             "tag": next(iter(image.tags), ""),
@@ -80,7 +97,12 @@ def ls(app: App) -> None:
 @click.argument("names", nargs=-1, required=True)
 @pass_app
 def rm(app: App, names: tuple[str, ...]) -> None:
-    """Remove base images."""
+    """Remove base images (by name, as `images ls` shows them).
+
+    \b
+    Examples:
+      remotefix images rm debian:11
+    """
     catalog = Catalog.load()
     api = dockerapi.client()
     removed = {base.tag: remove_base_image(api, base) for base in map(catalog.resolve, names)}

@@ -31,7 +31,14 @@ _SOURCE = click.Path(exists=True, dir_okay=False, path_type=Path)
 
 @click.group()
 def lab() -> None:
-    """Docker labs that reproduce a customer's machine, with an honest fidelity report."""
+    """Docker labs that reproduce a customer's machine, with an honest fidelity report.
+
+    \b
+    Examples:
+      remotefix lab plan web1.tar.gz -o lab.yaml
+      remotefix lab up lab.yaml --case C-1042
+      remotefix lab ls
+    """
 
 
 def _plan(source: Path, packages: tuple[str, ...], all_packages: bool) -> LabSpec:
@@ -65,14 +72,25 @@ def _plan(source: Path, packages: tuple[str, ...], all_packages: bool) -> LabSpe
 
 @lab.command("plan")
 @click.argument("source", type=_SOURCE)
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Spec file to write (default: the spec goes to stdout).",
+)
 @click.option("--package", "packages", multiple=True, help="Also pin this package (repeatable).")
 @click.option("--all-packages", is_flag=True, help="Pin every package of the customer.")
 @pass_app
 def plan(
     app: App, source: Path, output: Path | None, packages: tuple[str, ...], all_packages: bool
 ) -> None:
-    """Write a lab spec from a bundle or fingerprint."""
+    """Write a lab spec from a bundle or fingerprint.
+
+    \b
+    Examples:
+      remotefix lab plan web1.tar.gz -o lab.yaml
+      remotefix lab plan web1.tar.gz --package nginx -o lab.yaml
+    """
     spec = _plan(source, packages, all_packages)
     text = dump_spec(spec)
     if output:
@@ -101,11 +119,19 @@ def plan(
     type=click.Choice(["always", "never", "on-failure"]),
     default="always",
     show_default=True,
-    help="Keep the lab afterwards (scripted use).",
+    help="Keep the lab afterwards? always (default: `lab up` is for working in it), never "
+    "(just measure its fidelity), or on-failure (only when something is missing).",
 )
 @pass_app
 def up(app: App, source: Path, **opts: Any) -> None:
-    """Bring up a lab from a spec (.yaml), a bundle / fingerprint, or --from-snapshot TAG."""
+    """Bring up a lab from a spec (.yaml), a bundle / fingerprint, or --from-snapshot TAG.
+
+    \b
+    Examples:
+      remotefix lab up lab.yaml --case C-1042
+      remotefix lab up web1.tar.gz --keep never
+      remotefix lab up --from-snapshot before-fix --case C-1042
+    """
     if (source is None) == (opts["snapshot_tag"] is None):
         raise ConfigError("lab up needs a SOURCE or --from-snapshot TAG (one of them)")
     if opts["snapshot_tag"]:
@@ -163,7 +189,12 @@ def _render_fidelity(app: App, report: dict[str, Any]) -> None:
 @click.argument("name")
 @pass_app
 def fidelity_cmd(app: App, name: str) -> None:
-    """Show the fidelity report recorded when the lab came up."""
+    """Show the fidelity report recorded when the lab came up.
+
+    \b
+    Examples:
+      remotefix lab fidelity lab-1a2b3c4d-ef01
+    """
     found = labs.get_lab(name, app.workspace)
     app.emit(found.fidelity or {}, lambda: _render_fidelity(app, found.fidelity or {}))
 
@@ -171,7 +202,13 @@ def fidelity_cmd(app: App, name: str) -> None:
 @lab.command("ls")
 @pass_app
 def ls(app: App) -> None:
-    """Labs Docker knows about (with their case, age and fidelity score)."""
+    """Labs Docker knows about (with their case, age and fidelity score).
+
+    \b
+    Examples:
+      remotefix lab ls
+      remotefix lab ls --json
+    """
     found = labs.list_labs(app.workspace)
 
     def render() -> None:
@@ -186,7 +223,13 @@ def ls(app: App) -> None:
 
 @lab.command("exec", cls=DashDashCommand)
 @click.argument("name")
-@click.option("--timeout", type=float, default=600.0, show_default=True)
+@click.option(
+    "--timeout",
+    type=float,
+    default=600.0,
+    show_default=True,
+    help="Seconds before the command is killed (exit 21).",
+)
 @pass_app
 @click.pass_context
 def exec_cmd(ctx: click.Context, app: App, name: str, timeout: float) -> None:
@@ -195,6 +238,11 @@ def exec_cmd(ctx: click.Context, app: App, name: str, timeout: float) -> None:
     Several words are passed as words, like `docker exec`; a single word is a shell command
     line (`-- 'ps aux | grep nginx'`). Exits with the command's code; 21 when it outlived
     --timeout (it is killed), 130 after Ctrl-C.
+
+    \b
+    Examples:
+      remotefix lab exec lab-1a2b3c4d-ef01 -- dpkg -l nginx
+      remotefix lab exec lab-1a2b3c4d-ef01 -- 'ps aux | grep nginx'
     """
     found = labs.get_lab(name, app.workspace)
     command = command_line(remote_words(ctx), found.target)
@@ -234,7 +282,12 @@ def _echo_output(stdout: bytes, stderr: bytes) -> None:
 @click.argument("name")
 @pass_app
 def shell(app: App, name: str) -> None:
-    """Interactive shell in a lab (audited)."""
+    """Interactive shell in a lab (audited).
+
+    \b
+    Examples:
+      remotefix lab shell lab-1a2b3c4d-ef01
+    """
     found = labs.get_lab(name, app.workspace)
     with Session(found.target, case=found.case, workspace=app.workspace) as session:
         status = session.shell()
@@ -246,7 +299,13 @@ def shell(app: App, name: str) -> None:
 @pass_app
 @click.pass_context
 def ssh(ctx: click.Context, app: App, name: str) -> None:
-    """OpenSSH into the lab (127.0.0.1 only, its host key pinned): `lab ssh NAME [-- CMD]`."""
+    """OpenSSH into the lab (127.0.0.1 only, its host key pinned): `lab ssh NAME [-- CMD]`.
+
+    \b
+    Examples:
+      remotefix lab ssh lab-1a2b3c4d-ef01
+      remotefix lab ssh lab-1a2b3c4d-ef01 -- uptime
+    """
     found = labs.get_lab(name, app.workspace)
     if not found.ssh_port or not found.host_key:
         raise LabError(f"lab {name} has no recorded sshd", hint="bring it up again with lab up")
@@ -278,7 +337,13 @@ def ssh(ctx: click.Context, app: App, name: str) -> None:
 @click.argument("tag")
 @pass_app
 def snapshot(app: App, name: str, tag: str) -> None:
-    """Save lab NAME as an image (remotefix/lab-snapshot:TAG); `snapshot rm TAG` deletes one."""
+    """Save lab NAME as an image (remotefix/lab-snapshot:TAG); `snapshot rm TAG` deletes one.
+
+    \b
+    Examples:
+      remotefix lab snapshot lab-1a2b3c4d-ef01 before-fix
+      remotefix lab snapshot rm before-fix
+    """
     if name == "rm":
         snapshots.remove_snapshot(tag)
         app.emit({"removed": tag}, lambda: app.out.print(f"removed snapshot {shown(tag)}"))
@@ -290,7 +355,12 @@ def snapshot(app: App, name: str, tag: str) -> None:
 @lab.command("snapshots")
 @pass_app
 def snapshots_cmd(app: App) -> None:
-    """List lab snapshots (tag, lab, created, size)."""
+    """List lab snapshots (tag, lab, created, size).
+
+    \b
+    Examples:
+      remotefix lab snapshots
+    """
     found = snapshots.list_snapshots()
 
     def render() -> None:
@@ -307,7 +377,12 @@ def snapshots_cmd(app: App) -> None:
 @click.argument("names", nargs=-1, required=True)
 @pass_app
 def down(app: App, names: tuple[str, ...]) -> None:
-    """Remove labs."""
+    """Remove labs.
+
+    \b
+    Examples:
+      remotefix lab down lab-1a2b3c4d-ef01
+    """
     results = {n: labs.down(n, workspace=app.workspace) for n in names}
     app.emit(
         results,
@@ -323,7 +398,13 @@ def down(app: App, names: tuple[str, ...]) -> None:
 @click.option("--older-than", help="Only labs older than this (e.g. 2h, 3d).")
 @pass_app
 def prune(app: App, older_than: str | None) -> None:
-    """Remove labs (all, or those older than --older-than)."""
+    """Remove labs (all, or those older than --older-than).
+
+    \b
+    Examples:
+      remotefix lab prune --older-than 3d
+      remotefix lab prune
+    """
     age = parse_duration(older_than) if older_than else None
     removed = labs.prune(workspace=app.workspace, older_than=age)
     app.emit(removed, lambda: app.out.print(f"removed {len(removed)} lab(s)"))

@@ -33,6 +33,11 @@ def redact_cmd(app: App, files: tuple[Path, ...], as_path: str | None, output: P
     """Redact FILE… (a config, a log) before it is shared; report counts, never values.
 
     Without -o or -d the redacted text goes to stdout and the report to stderr.
+
+    \b
+    Examples:
+      remotefix redact app.conf --as-path /etc/app/app.conf -o app.redacted.conf
+      remotefix redact /var/log/app/*.log -d redacted/
     """
     rules = [*DEFAULT_RULES, *(load_rules(redact_rules) if redact_rules else [])]
     done = redact_files(list(files), Redactor(rules), as_path=as_path, output=output,

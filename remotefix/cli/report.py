@@ -26,7 +26,12 @@ def report(app: App, case: str, output: Path | None, fmt: str | None) -> None:
     """Write the case report: summary, timeline, environment, triage, lab, repro, fix, audit.
 
     Built only from what the workspace holds (already redacted); the obfuscation map never goes
-    in. Example: remotefix report C-1042 -o C-1042.html
+    in.
+
+    \b
+    Examples:
+      remotefix report C-1042 -o C-1042.html
+      remotefix report C-1042 -o C-1042.md
     """
     from remotefix.report import gather, report_text, write_atomic
 
@@ -54,7 +59,12 @@ def _format_of(path: Path | None) -> str:
 
 @click.group("kb")
 def kb() -> None:
-    """Knowledge-base articles drafted from solved cases."""
+    """Knowledge-base articles drafted from solved cases.
+
+    \b
+    Examples:
+      remotefix kb draft C-1042 -o kb.md
+    """
 
 
 @kb.command("draft")
@@ -69,8 +79,14 @@ def kb() -> None:
 )  # fmt: skip
 @pass_app
 def kb_draft(app: App, case: str, output: Path | None, case_file: Path | None) -> None:
-    """Draft a KB article (symptom, environment, cause, resolution, verification) for a person
-    to edit. Example: remotefix kb draft C-1042 -o kb.md --case-file labs/known-issues/ki-0100.yaml
+    """Draft a KB article for a person to edit.
+
+    Symptom, environment, cause, resolution and verification, from what the case holds.
+
+    \b
+    Examples:
+      remotefix kb draft C-1042 -o kb.md
+      remotefix kb draft C-1042 -o kb.md --case-file labs/known-issues/ki-0100.yaml
     """
     from remotefix.report import gather, write_atomic
     from remotefix.report.kb import case_skeleton, kb_article

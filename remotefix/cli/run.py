@@ -57,14 +57,26 @@ def _refuse_other_scopes(ctx: click.Context, param: click.Parameter, value: str 
 @click.option("--case", required=True, help="The support case this work belongs to.")
 @click.option("--scope", hidden=True, expose_value=False, callback=_refuse_other_scopes)
 @click.option("--sudo", is_flag=True, help="Run as root through sudo -n (never prompts).")
-@click.option("--timeout", type=float, default=60.0, show_default=True, help="Seconds per host.")
-@click.option("--forks", type=click.IntRange(1, 256), default=DEFAULT_FORKS, show_default=True)
+@click.option(
+    "--timeout",
+    type=float,
+    default=60.0,
+    show_default=True,
+    help="Seconds per host before its command is killed (exit 21).",
+)
+@click.option(
+    "--forks",
+    type=click.IntRange(1, 256),
+    default=DEFAULT_FORKS,
+    show_default=True,
+    help="Hosts the command runs on at the same time.",
+)
 @click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path),
               help="Also write each host's stdout, stderr, result here as it ends.")  # fmt: skip
 @pass_app
 @click.pass_context
 def run(ctx: click.Context, app: App, addresses: tuple[str, ...], **opts: Any) -> None:
-    """Run a command: `remotefix run TARGET... --case C -- COMMAND`, or `-i INV --limit P -- CMD`.
+    """Run one command on one or many targets, in parallel.
 
     Needs a fix grant: any command can change the machine (read-only collection is `diagnose`).
     Several words after -- are passed as words (`-- grep -c 'a b' /etc/hosts`); a single word
@@ -75,6 +87,12 @@ def run(ctx: click.Context, app: App, addresses: tuple[str, ...], **opts: Any) -
     parallel with a per-host view; unreachable ones are reported and the others still run.
     Exit 0 when every host succeeded, 20 when a command failed, 21 when one timed out, 130
     after Ctrl-C.
+
+    \b
+    Examples:
+      remotefix run web1 web2 --case C-1042 -- uname -a
+      remotefix run web1 --case C-1042 -- cat /etc/app.conf > app.conf
+      remotefix run -i hosts.ini --limit 'web:!web3' --case C-1042 -o out/ -- df -h
     """
     words = remote_words(ctx)
     check_words(words)

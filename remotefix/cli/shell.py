@@ -22,7 +22,14 @@ from remotefix.targets import parse_address
 )
 @pass_app
 def shell(app: App, address: str, case: str, transcript: Path | None) -> None:
-    """Open an interactive shell on TARGET; exits with the remote shell's exit status."""
+    """Open an interactive shell on TARGET; exits with the remote shell's exit status.
+
+    Needs a shell grant for the case.
+
+    \b
+    Examples:
+      remotefix shell ssh://root@web1 --case C-1042 --transcript t.log
+    """
     target = parse_address(address)
     with Session(target, case=case, workspace=app.workspace) as session:
         status = session.shell(transcript=transcript)

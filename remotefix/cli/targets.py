@@ -14,7 +14,12 @@ from remotefix.targets import Target, parse_address
 
 @click.group()
 def targets() -> None:
-    """Target addresses and Ansible inventories."""
+    """Target addresses and Ansible inventories.
+
+    \b
+    Examples:
+      remotefix targets ls -i hosts.ini
+    """
 
 
 @targets.command("ls")
@@ -26,7 +31,10 @@ def ls(
 ) -> None:
     """Show the targets ADDRESSES and/or an inventory resolve to, and the hosts skipped (why).
 
-    Example: remotefix targets ls -i hosts.ini --limit 'web:!web3'
+    \b
+    Examples:
+      remotefix targets ls ssh://root@web1 docker://db
+      remotefix targets ls -i hosts.ini --limit 'web:!web3'
     """
     rows: list[Target | Skipped] = [parse_address(a) for a in addresses]
     if limit and inventory is None:

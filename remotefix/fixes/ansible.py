@@ -27,6 +27,7 @@ from remotefix.errors import FixError
 from remotefix.fixes.connection import Host, write_ssh_files
 from remotefix.fixes.extravars import check_extra_vars
 from remotefix.fixes.guard import ConsentGuard, plugin_env, stopped
+from remotefix.fixes.interpreter import explained, interpreter_missing
 from remotefix.transports._ssh_settings import PASSWORD_ENV
 from remotefix.workspace import Workspace
 
@@ -218,6 +219,8 @@ def _task_event(event: dict[str, Any], aliases: dict[str, str]) -> TaskEvent | N
     data = event.get("event_data") or {}
     res = data.get("res") or {}
     message = str(res.get("msg") or res.get("stderr") or "")[:500]
+    if status == "failed" and interpreter_missing(res):
+        message = explained(message)
     diff = res.get("diff") or []
     return TaskEvent(
         host=aliases.get(str(data.get("host")), str(data.get("host"))),

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,8 @@ from remotefix.fixes.ansible import PlaybookRun, TaskEvent, run_playbook
 from remotefix.fixes.connection import Endpoint, Host, host_for
 from remotefix.fixes.extravars import check_extra_vars
 from remotefix.fixes.guard import ConsentGuard
+from remotefix.fixes.interpreter import explained
+from remotefix.fixes.tooling import PYTHON, lab_added, missing_tools, needs
 from remotefix.lab import labs, snapshots
 from remotefix.lab.fidelity import quick_fingerprint
 from remotefix.progress import Progress, quiet
@@ -65,6 +67,8 @@ class FixReport:
     apply: PlaybookRun | None = None
     again: PlaybookRun | None = None
     diffs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    """Said before the customer was touched (a lab pass that held only thanks to lab tooling)."""
 
     @property
     def failed_hosts(self) -> list[str]:
@@ -139,6 +143,7 @@ def fix(
     lab: str | None = None,
     require_lab_pass: bool = False,
     progress: Progress | None = None,
+    warn: Progress | None = None,
 ) -> FixReport:
     """The whole careful road on the customer's targets (see the module docstring)."""
     say = progress or quiet
@@ -160,7 +165,9 @@ def fix(
             )
     if targets:  # else practice only
         road = _Road(playbook, case, workspace, extra_vars, grants, elevated)
-        _on_customer(report, road, targets, confirm, say)
+        passed = report.practice is not None and report.practice.passed
+        lab_only = lab_added(lab, workspace) & needs(playbook) if lab and passed else frozenset()
+        _on_customer(report, road, targets, confirm, say, _Warner(report, warn or say, lab_only))
         if report.diffs:
             save_diffs(workspace, report)
     return report
@@ -222,14 +229,38 @@ class _Road:
             raise
 
 
+@dataclass(frozen=True, slots=True)
+class _Warner:
+    """Warns, before the check runs, of customers lacking a tool the lab practice relied on."""
+
+    report: FixReport
+    warn: Progress
+    lab_only: frozenset[str]
+    """Tools the playbook needs that the lab has only because every lab gets them."""
+
+    def __call__(self, fingerprints: dict[str, Any]) -> None:
+        for name, fingerprint in fingerprints.items():
+            lacking = ", ".join(missing_tools(self.lab_only, fingerprint))
+            if lacking:
+                message = (
+                    f"{name} has no {lacking}: the lab practice passed only because every lab "
+                    f"gets {lacking}, and the playbook's modules need it; install {lacking} on "
+                    f"{name} first (or use raw tasks)"
+                )
+                self.report.warnings.append(message)
+                self.warn(message)
+
+
 def _on_customer(
-    report: FixReport, road: _Road, targets: list[Target], confirm: Confirm, say: Progress
-) -> None:
+    report: FixReport, road: _Road, targets: list[Target], confirm: Confirm, say: Progress,
+    warner: _Warner,
+) -> None:  # fmt: skip
     """Check with diff, confirm, apply, apply again; fingerprints before and after."""
     road.guard(targets).check(f"fix {road.playbook.name}: fingerprint before")
     before = _fingerprints(targets, road.case, road.workspace)
+    warner(before)
     say("check mode with diff: what would change")
-    report.check = road.run("check", targets, check=True)
+    report.check = _without_python(road.run("check", targets, check=True), before, road.playbook)
     targets = [t for t in targets if t.name not in report.check.failed_hosts()]  # rest go on
     if not targets or not confirm(report.check):
         return
@@ -241,6 +272,17 @@ def _on_customer(
     road.guard(targets).check(f"fix {road.playbook.name}: fingerprint after")
     after = _fingerprints(targets, road.case, road.workspace)
     report.diffs = {n: diff_fingerprints(before[n], after[n]) for n in before if n in after}
+
+
+def _without_python(run: PlaybookRun, before: dict[str, Any], playbook: Path) -> PlaybookRun:
+    """Failures on hosts whose fingerprint has no python3 say so (Ansible may not: copy's stat
+    fails with only "connection closed")."""
+    bare = {n for n, fp in before.items() if PYTHON in missing_tools(needs(playbook), fp)}
+    run.events = [
+        replace(e, message=explained(e.message)) if e.host in bare and e.status == "failed" else e
+        for e in run.events
+    ]
+    return run
 
 
 def _fingerprints(targets: list[Target], case: str, workspace: Workspace) -> dict[str, Any]:
