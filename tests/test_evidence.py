@@ -123,3 +123,33 @@ def test_include_that_reaches_the_whole_disk_is_refused_before_connecting() -> N
                              "--include", glob)  # fmt: skip
         assert code == 3, (glob, out)
     assert not Workspace.default().audit_log.exists()  # nothing was attempted
+
+
+def test_a_profile_file_and_a_case_include_come_in_the_same_round_trip(
+    customer_factory: CustomerFactory, client_key: KeyPair, docker_api: docker.DockerClient,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    customer = customer_factory()
+    address = _support(customer, docker_api)
+    trust(customer)
+    _grant(address, "C-PROF", sudo=True)
+    profile = tmp_path / "myapp.yaml"
+    profile.write_text("base: quick\ncollectors: [os, packages]\ninclude: [/etc/myapp/*.yml]\n")
+    case = tmp_path / "ki-0900.yaml"
+    case.write_text(
+        "id: KI-0900\ntitle: myapp\nmatrix: [debian:12]\nrepro: [{run: 'true'}]\n"
+        "reproduces_on: {debian:12: true}\ninclude: [/etc/myapp/conf.d]\n"
+    )
+    bundle = tmp_path / "b.tar.gz"
+    code, out = cli_json("diagnose", f"{address}?identity_file={client_key.private}",
+                         "--case", "C-PROF", "--profile", str(profile), "--known", str(case),
+                         "-o", str(bundle))  # fmt: skip
+    assert code == 0, out
+    items = _items(bundle)
+    assert {name.split("/")[0] for name in items} == {"os", "packages", "include"}, items
+    assert items["include//etc/myapp/app.yml"]["status"] == "ok"  # the profile's glob
+    assert items["include//etc/myapp/conf.d/extra.yml"]["status"] == "ok"  # the case's folder
+    app = read_members(bundle, ["files/etc/myapp/app.yml"])["files/etc/myapp/app.yml"]
+    assert b"host: db1" in app and SECRET.encode() not in app
+    records = AuditLog(Workspace.default()).records("C-PROF")
+    assert len([r for r in records if r["action"] == "diagnose"]) == 1

@@ -320,7 +320,7 @@ _STATE_COLOUR = {State.AFFECTED: "red", State.SUSCEPTIBLE: "yellow", State.UNKNO
 
 
 @click.command("triage")
-@click.argument("bundle", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("bundle", type=click.Path(path_type=Path))  # the opener names a missing one
 @click.option("--cases", "sources", multiple=True, help="Case files/folders (default: shipped).")
 @click.option("--symptom", default="", help="The ticket's words (e.g. the error the customer saw).")
 @click.option("--all", "show_all", is_flag=True, help="Also list the cases ruled out.")
