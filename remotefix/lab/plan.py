@@ -3,8 +3,9 @@
 Pinned by default: the packages behind the customer's well-known services (``labs/services.yaml``)
 in any state (running, stopped, failed) plus those the engineer names; ``all_packages`` pins every
 one. Copied: the config files of those services found in the bundle (redacted values stay
-redacted). Started in the lab: the ones running on the customer, and the failed ones (so they fail
-in the lab too); a stopped service stays stopped.
+redacted), and the customer's package-manager state (``STATE_FILES``: dpkg's journal, so an
+interrupted dpkg run is interrupted in the lab too). Started in the lab: the services running on
+the customer, and the failed ones (so they fail in the lab too); a stopped service stays stopped.
 """
 
 from __future__ import annotations
@@ -30,6 +31,10 @@ class KnownService:
     packages: tuple[str, ...]
     files: tuple[str, ...]
     init: str
+
+
+STATE_FILES = ("/var/lib/dpkg/updates/*",)
+"""Customer state copied into every lab from a bundle, whatever its services."""
 
 
 def load_services(path: Path | None = None) -> list[KnownService]:
@@ -127,16 +132,8 @@ def plan_lab(
             hint="check the name with: remotefix fingerprint show BUNDLE --json",
         )
     pinned = dict(customer) if all_packages else {p: customer[p] for p in sorted(wanted)}
-    not_given = withheld_members(manifest or {})
-    files, withheld = {}, {}
-    for service in services:
-        for member in bundle_members or []:
-            path = "/" + member.removeprefix("files/")
-            if member.startswith("files/") and any(fnmatch.fnmatch(path, g) for g in service.files):
-                if member in not_given:
-                    withheld[path] = not_given[member]
-                else:
-                    files[path] = f"bundle:{member}"
+    globs = [g for service in services for g in service.files] + list(STATE_FILES)
+    files, withheld = copied_files(bundle_members or [], globs, withheld_members(manifest or {}))
     return LabSpec(
         base=base.key,
         packages=pinned,
@@ -145,6 +142,22 @@ def plan_lab(
         bundle=bundle,
         withheld=withheld,
     )
+
+
+def copied_files(
+    members: list[str], globs: list[str], not_given: dict[str, str]
+) -> tuple[dict[str, str], dict[str, str]]:
+    """Lab path → ``bundle:`` source for the members under ``files/`` that match ``globs``, and
+    the matching ones the customer did not give whole (path → why), which are never copied."""
+    files, withheld = {}, {}
+    for member in members:
+        path = "/" + member.removeprefix("files/")
+        if member.startswith("files/") and any(fnmatch.fnmatch(path, g) for g in globs):
+            if member in not_given:
+                withheld[path] = not_given[member]
+            else:
+                files[path] = f"bundle:{member}"
+    return files, withheld
 
 
 def withheld_members(manifest: dict[str, Any]) -> dict[str, str]:
