@@ -156,7 +156,7 @@ def test_a_profile_file_and_a_case_include_come_in_the_same_round_trip(
 
 
 INTERRUPTED = """
-dpkg-query -s openssh-server | sed 's/^Status: .*/Status: install ok half-configured/' \\
+dpkg-query -s sed | sed 's/^Status: .*/Status: install ok half-configured/' \\
   > /var/lib/dpkg/updates/0007
 chmod 600 /var/lib/dpkg/updates/0007
 """
@@ -189,6 +189,8 @@ def test_an_interrupted_dpkg_run_is_the_labs_state_only_when_the_customer_gave_i
             assert "denied on the customer" in spec["source"]["withheld"][journal]
     assert item["status"] == "ok"
     assert spec["files"][journal] == f"bundle:files{journal}"
+    sed = docker_api.containers.get(customer.name).exec_run(["dpkg-query", "-W", "sed"])[1]
+    assert spec["packages"]["sed"] == sed.decode().split()[1]  # half-configured: not "ii"
     code, out = cli_json("repro", "KI-0004", "--bundle", str(bundle), "--case", "C-DPKG")
     assert code == 0 and out["verdict"] == "REPRODUCED", out
     assert out["origin"] == "customer state" and out["for_case"] == "C-DPKG"
