@@ -40,6 +40,7 @@ reproduces_on: {{debian:11: true, debian:12: true, debian:13: true}}
 match:
   os: {{distro: debian}}
   packages: {{}}          # e.g. {{python3-pip: ">=23"}}
+include: []              # files diagnose --known collects, e.g. [/etc/myapp/*.yml]
 fixed_in: {{}}
 workaround: ""
 references: []
