@@ -67,15 +67,17 @@ rfx_one() {
   rfx_emit file "$1:$2" $? "$s" "$4"
 }
 
-# rfx_file COLLECTOR GLOB TIMEOUT CAP ROOT: every regular file the glob matches
+# rfx_file COLLECTOR GLOB TIMEOUT CAP ROOT: every regular file the glob matches (expanded as
+# root when root is allowed, so a glob inside a private folder matches there too)
 rfx_file() {
   n=0
-  for f in $2; do
-    [ -f "$f" ] || continue
+  rfx_go "$3" "$5" 'for f in $1; do [ -f "$f" ] && printf "%s\n" "$f"; done; true' "$2" \
+    >"$RFX_T/g" 2>/dev/null </dev/null
+  while IFS= read -r f; do
     n=$((n + 1))
     [ "$n" -le @MAX_FILES@ ] || break
     rfx_one "$1" "$f" "$3" "$4" "$5"
-  done
+  done <"$RFX_T/g"
   if [ "$n" -eq 0 ]; then
     : >"$RFX_T/o"; : >"$RFX_T/e"; rfx_now; rfx_emit missing "$1:$2" 0 "$RFX_NOW" 0
   fi
