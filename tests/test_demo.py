@@ -40,6 +40,7 @@ def test_demo_runs_the_whole_story_and_cleans_up(
     assert set(report["stages"]) == set(STAGES)
     assert report["facts"]["known_issue"] == "KI-0004"
     assert report["facts"]["redactions"] >= 1
+    assert report["facts"]["origin"] == "customer state"  # its dpkg journal, copied into the lab
     members = _members(Path(report["facts"]["bundle"]))
     (cron,) = [data for name, data in members.items() if name.endswith("etc/cron.d/backup")]
     assert b"pg_dump shop" in cron  # the line holding the secret was collected ...

@@ -123,3 +123,75 @@ def test_include_that_reaches_the_whole_disk_is_refused_before_connecting() -> N
                              "--include", glob)  # fmt: skip
         assert code == 3, (glob, out)
     assert not Workspace.default().audit_log.exists()  # nothing was attempted
+
+
+def test_a_profile_file_and_a_case_include_come_in_the_same_round_trip(
+    customer_factory: CustomerFactory, client_key: KeyPair, docker_api: docker.DockerClient,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    customer = customer_factory()
+    address = _support(customer, docker_api)
+    trust(customer)
+    _grant(address, "C-PROF", sudo=True)
+    profile = tmp_path / "myapp.yaml"
+    profile.write_text("base: quick\ncollectors: [os, packages]\ninclude: [/etc/myapp/*.yml]\n")
+    case = tmp_path / "ki-0900.yaml"
+    case.write_text(
+        "id: KI-0900\ntitle: myapp\nmatrix: [debian:12]\nrepro: [{run: 'true'}]\n"
+        "reproduces_on: {debian:12: true}\ninclude: [/etc/myapp/conf.d]\n"
+    )
+    bundle = tmp_path / "b.tar.gz"
+    code, out = cli_json("diagnose", f"{address}?identity_file={client_key.private}",
+                         "--case", "C-PROF", "--profile", str(profile), "--known", str(case),
+                         "-o", str(bundle))  # fmt: skip
+    assert code == 0, out
+    items = _items(bundle)
+    assert {name.split("/")[0] for name in items} == {"os", "packages", "include"}, items
+    assert items["include//etc/myapp/app.yml"]["status"] == "ok"  # the profile's glob
+    assert items["include//etc/myapp/conf.d/extra.yml"]["status"] == "ok"  # the case's folder
+    app = read_members(bundle, ["files/etc/myapp/app.yml"])["files/etc/myapp/app.yml"]
+    assert b"host: db1" in app and SECRET.encode() not in app
+    records = AuditLog(Workspace.default()).records("C-PROF")
+    assert len([r for r in records if r["action"] == "diagnose"]) == 1
+
+
+INTERRUPTED = """
+dpkg-query -s sed | sed 's/^Status: .*/Status: install ok half-configured/' \\
+  > /var/lib/dpkg/updates/0007
+chmod 600 /var/lib/dpkg/updates/0007
+"""
+
+
+@pytest.mark.slow
+def test_an_interrupted_dpkg_run_is_the_labs_state_only_when_the_customer_gave_it(
+    customer_factory: CustomerFactory, client_key: KeyPair, docker_api: docker.DockerClient,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    """KI-0004 from the customer's own dpkg journal: copied to the same path, so the lab is as
+    interrupted as the customer (``REPRODUCED (customer state)``); withheld when it was denied."""
+    customer = customer_factory()
+    address = support_login(docker_api, customer, INTERRUPTED)
+    trust(customer)
+    target = f"{address}?identity_file={client_key.private}"
+    journal = "/var/lib/dpkg/updates/0007"
+    for case, sudo in (("C-DPKG-NOSUDO", False), ("C-DPKG", True)):
+        _grant(address, case, sudo=sudo)
+        bundle = tmp_path / f"{case}.tar.gz"
+        code, out = cli_json("diagnose", target, "--case", case, "--profile", "quick",
+                             "-o", str(bundle))  # fmt: skip
+        assert code == 0, out
+        item = _items(bundle)[f"dpkg-state/{journal}"]
+        code, spec = cli_json("lab", "plan", str(bundle))
+        assert code == 0, spec
+        if not sudo:
+            assert item["status"] == "denied" and item["reason"] == "no sudo consent"
+            assert journal not in (spec.get("files") or {})
+            assert "denied on the customer" in spec["source"]["withheld"][journal]
+    assert item["status"] == "ok"
+    assert spec["files"][journal] == f"bundle:files{journal}"
+    sed = docker_api.containers.get(customer.name).exec_run(["dpkg-query", "-W", "sed"])[1]
+    assert spec["packages"]["sed"] == sed.decode().split()[1]  # half-configured: not "ii"
+    code, out = cli_json("repro", "KI-0004", "--bundle", str(bundle), "--case", "C-DPKG")
+    assert code == 0 and out["verdict"] == "REPRODUCED", out
+    assert out["origin"] == "customer state" and out["for_case"] == "C-DPKG"
+    assert "dpkg was interrupted" in out["steps"][0]["output"]

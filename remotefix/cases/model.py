@@ -20,6 +20,7 @@ Format (unknown keys are errors, so a typo never silently weakens a case)::
       packages: {python3-pip: "*"}        # "*" installed; or ranges ">=20.3, <24"
     signatures:                           # triage: what only an affected machine shows
       - {name: pip refused, members: ["commands/logs/*.out"], matches: "externally-managed"}
+    include: [/etc/myapp/*.yml]           # diagnose --known KI-0001 also collects these files
     fixed_in: {python3-pip: null}         # package → first fixed version (null: not fixed)
     workaround: Use a virtual environment.
     fix: playbooks/ki-0004-dpkg-configure.yml
@@ -35,13 +36,14 @@ from typing import Any
 
 from remotefix._yaml import load_yaml
 from remotefix.cases.signatures import Signature, parse_signatures
+from remotefix.collect.include import include_collector
 from remotefix.errors import ConfigError
 from remotefix.lab.spec import LabSpec, parse_spec
 from remotefix.resources import data_dir
 
 SEVERITIES = ("low", "medium", "high", "critical")
 _KEYS = {"id", "title", "severity", "summary", "matrix", "lab", "repro", "reproduces_on", "match",
-         "signatures", "fixed_in", "workaround", "fix", "references"}  # fmt: skip
+         "signatures", "include", "fixed_in", "workaround", "fix", "references"}  # fmt: skip
 _REQUIRED = ("id", "title", "matrix", "repro", "reproduces_on")
 _STEP_KEYS = {"run", "file", "timeout", "expect", "name"}
 _EXPECT_KEYS = {"exit_code", "output_contains", "output_not_contains", "output_matches",
@@ -75,6 +77,8 @@ class KnownIssue:
     summary: str = ""
     match: dict[str, Any] = field(default_factory=dict)
     signatures: tuple[Signature, ...] = ()
+    include: tuple[str, ...] = ()
+    """The application's files ``diagnose --known`` collects (bounded like ``--include``)."""
     fixed_in: dict[str, str | None] = field(default_factory=dict)
     workaround: str = ""
     fix: str | None = None
@@ -120,6 +124,7 @@ def load_case(path: Path) -> KnownIssue:
         reproduces_on=reproduces, lab=lab, severity=severity, summary=str(raw.get("summary", "")),
         match=_match(where, raw.get("match") or {}),
         signatures=parse_signatures(where, raw.get("signatures")),
+        include=_include(where, raw.get("include")),
         fixed_in=_fixed_in(where, raw.get("fixed_in")),
         workaround=str(raw.get("workaround", "")), fix=raw.get("fix"),
         references=tuple(_strings(where, "references", raw.get("references") or [])),
@@ -234,6 +239,12 @@ def _match(where: str, raw: Any) -> dict[str, Any]:
             raise ConfigError(f"{where}: match.packages.{name}: {spec!r} is not a range like "
                               "\"*\" or \">=1.2, <2\"")  # fmt: skip
     return dict(raw)
+
+
+def _include(where: str, raw: Any) -> tuple[str, ...]:
+    globs = tuple(_strings(where, "include", raw or []))
+    include_collector(globs, where=f"{where}: include")  # the bounds of diagnose --include
+    return globs
 
 
 def _fixed_in(where: str, raw: Any) -> dict[str, str | None]:

@@ -40,6 +40,7 @@ reproduces_on: {{debian:11: true, debian:12: true, debian:13: true}}
 match:
   os: {{distro: debian}}
   packages: {{}}          # e.g. {{python3-pip: ">=23"}}
+include: []              # files diagnose --known collects, e.g. [/etc/myapp/*.yml]
 fixed_in: {{}}
 workaround: ""
 references: []
@@ -367,7 +368,7 @@ _STATE_COLOUR = {State.AFFECTED: "red", State.SUSCEPTIBLE: "yellow", State.UNKNO
 
 
 @click.command("triage")
-@click.argument("bundle", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("bundle", type=click.Path(path_type=Path))  # the opener names a missing one
 @click.option("--cases", "sources", multiple=True, help="Case files/folders (default: shipped).")
 @click.option("--symptom", default="", help="The ticket's words (e.g. the error the customer saw).")
 @click.option("--all", "show_all", is_flag=True, help="Also list the cases ruled out.")

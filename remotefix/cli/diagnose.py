@@ -12,12 +12,14 @@ from rich.live import Live
 from rich.table import Table
 
 from remotefix import interrupt
+from remotefix.cases.model import load_cases
 from remotefix.cli._app import App, pass_app, shown
 from remotefix.cli._fleet import error_label, fleet_exit_code, print_reasons, sigint_notice
 from remotefix.cli._inventory_options import inventory_options
 from remotefix.collect.diagnose import DiagnoseOptions, diagnose
 from remotefix.collect.include import include_collector
 from remotefix.collect.obfuscate import bundle_stem
+from remotefix.collect.profiles import CollectorProfile, load_profile
 from remotefix.collect.runner import DiagnoseReport
 from remotefix.filenames import safe_name
 from remotefix.fleet import DEFAULT_FORKS, Outcome, fan_out
@@ -33,12 +35,9 @@ from remotefix.targets import Target
     "-o", "--output", type=click.Path(path_type=Path), help="Bundle file (one target) or folder."
 )
 @click.option(
-    "--profile",
-    type=click.Choice(["quick", "full"]),
-    default="full",
-    show_default=True,
-    help="quick: what the fingerprint needs (OS, packages, services); full: every collector.",
-)
+    "--profile", default="full", show_default=True, metavar="PROFILE",
+    help="quick, full, a profile file PATH.yaml, or NAME for <config dir>/profiles/NAME.yaml.",
+)  # fmt: skip
 @click.option("--only", multiple=True, help="Run only this collector (repeatable).")
 @click.option("--skip", multiple=True, help="Skip this collector (repeatable).")
 @click.option(
@@ -57,6 +56,10 @@ from remotefix.targets import Target
     "--include", "include", multiple=True, metavar="GLOB",
     help="Also collect these files or folders (repeatable; capped, redacted; root under --sudo).",
 )  # fmt: skip
+@click.option(
+    "--known", "known", multiple=True, metavar="CASE",
+    help="Also collect the files this known issue's include: names (id or case file; repeatable).",
+)  # fmt: skip
 @pass_app
 def diagnose_cmd(app: App, addresses: tuple[str, ...], **opts: Any) -> None:
     """Collect everything a case needs, redacted, into a verifiable bundle per target.
@@ -70,7 +73,7 @@ def diagnose_cmd(app: App, addresses: tuple[str, ...], **opts: Any) -> None:
       remotefix diagnose web1 --case C-1042 --profile quick --include /etc/myapp
       remotefix diagnose -i hosts.ini --limit web --case C-1042 --forks 16 -o bundles/
     """
-    include_collector(opts["include"])  # a refused glob stops here, before anything connects
+    profile, include = _what_to_collect(opts)  # refused input stops here, before connecting
     targets = resolve_targets(list(addresses), opts["inventory"], opts["limit"])
     output: Path | None = opts["output"]
     states = {t.name: "queued" for t in targets}
@@ -81,9 +84,9 @@ def diagnose_cmd(app: App, addresses: tuple[str, ...], **opts: Any) -> None:
             states[target.name] = "collecting"
         dest = _destination(output, target, many=len(targets) > 1, obfuscate=opts["obfuscate"])
         options = DiagnoseOptions(
-            profile=opts["profile"], only=opts["only"], skip=opts["skip"],
+            profile=profile.base, only=opts["only"] or profile.collectors, skip=opts["skip"],
             obfuscate=opts["obfuscate"], extra_rules=opts["redact_rules"], output=dest,
-            include=opts["include"],
+            include=include,
         )  # fmt: skip
         return diagnose(target, case=opts["case"], workspace=app.workspace, options=options)
 
@@ -92,6 +95,15 @@ def diagnose_cmd(app: App, addresses: tuple[str, ...], **opts: Any) -> None:
     failed = [o for o in outcomes if not o.ok]
     if failed:
         raise click.exceptions.Exit(fleet_exit_code(failed))
+
+
+def _what_to_collect(opts: dict[str, Any]) -> tuple[CollectorProfile, tuple[str, ...]]:
+    """The profile, and every glob of --include, the profile and the --known cases, checked."""
+    profile = load_profile(opts["profile"])
+    cases = load_cases(list(opts["known"])) if opts["known"] else []
+    globs = (*opts["include"], *profile.include, *(g for c in cases for g in c.include))
+    include_collector(globs)
+    return profile, tuple(dict.fromkeys(globs))
 
 
 def _destination(

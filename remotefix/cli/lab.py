@@ -27,6 +27,7 @@ from remotefix.lab.spec import LabSpec, dump_spec, load_spec
 from remotefix.session import Session
 
 _SOURCE = click.Path(exists=True, dir_okay=False, path_type=Path)
+_PLANNED = click.Path(path_type=Path)  # a missing bundle is named in one line
 
 
 @click.group()
@@ -71,7 +72,7 @@ def _plan(source: Path, packages: tuple[str, ...], all_packages: bool) -> LabSpe
 
 
 @lab.command("plan")
-@click.argument("source", type=_SOURCE)
+@click.argument("source", type=_PLANNED)
 @click.option(
     "-o",
     "--output",

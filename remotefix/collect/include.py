@@ -27,38 +27,42 @@ _SAFE = re.compile(r"/[A-Za-z0-9._@+=,:~*?\[\]/-]+")
 _VIRTUAL = ("/proc", "/sys", "/dev", "/run")
 
 
-def include_collector(globs: Iterable[str], *, profile: Profile = "full") -> Collector | None:
+def include_collector(
+    globs: Iterable[str], *, profile: Profile = "full", where: str = "--include"
+) -> Collector | None:
     """The ``include`` collector for ``globs`` (None when there are none); ``ConfigError`` for a
-    glob that is not an absolute path, reaches the whole disk, or a virtual file system."""
-    checked = [check_glob(g) for g in dict.fromkeys(globs)]
+    glob that is not an absolute path, reaches the whole disk, or a virtual file system.
+    ``where`` names the globs' origin in messages (``--include``, a case or profile file)."""
+    checked = list(dict.fromkeys(check_glob(g, where=where) for g in globs))
     if not checked:
         return None
     if len(checked) > MAX_GLOBS:
-        raise ConfigError(f"--include given {len(checked)} times", hint=f"at most {MAX_GLOBS}")
+        raise ConfigError(f"{where}: {len(checked)} globs", hint=f"at most {MAX_GLOBS} in all")
     return Collector(
-        name=NAME, os="linux", description="files named with --include", profiles=(profile,),
-        timeout=60, max_bytes=FILE_CAP, root=True, files=tuple(checked), folders=True,
+        name=NAME, os="linux", description="the application's files (--include, include:)",
+        profiles=(profile,), timeout=60, max_bytes=FILE_CAP, root=True, files=tuple(checked),
+        folders=True,
     )  # fmt: skip
 
 
-def check_glob(glob: str) -> str:
+def check_glob(glob: str, *, where: str = "--include") -> str:
     """``glob`` normalised, or ``ConfigError`` naming why it is refused."""
     text = glob.strip().rstrip("/") or "/"
     path = PurePosixPath(text)
     if not _SAFE.fullmatch(text) or ".." in path.parts:
         raise ConfigError(
-            f"--include {glob!r}: use an absolute path or glob (letters, digits, ._-/*?[])",
+            f"{where} {glob!r}: use an absolute path or glob (letters, digits, ._-/*?[])",
             hint="e.g. --include '/etc/myapp/*.yml' --include /var/log/myapp.log",
         )
     fixed = [part for part in path.parts[1:] if not any(ch in part for ch in "*?[")]
     top = "/" + path.parts[1] if len(path.parts) > 1 else "/"
     if len(path.parts) < 3 or len(fixed) < 1 or any(ch in path.parts[1] for ch in "*?["):
         raise ConfigError(
-            f"--include {glob!r} reaches too much of the disk",
+            f"{where} {glob!r} reaches too much of the disk",
             hint="name a folder or files below a top-level folder, e.g. /etc/myapp",
         )
     if top in _VIRTUAL:
-        raise ConfigError(f"--include {glob!r}: {top} is not files on disk", hint="leave it out")
+        raise ConfigError(f"{where} {glob!r}: {top} is not files on disk", hint="leave it out")
     return text
 
 

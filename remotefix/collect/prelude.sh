@@ -67,43 +67,42 @@ rfx_one() {
   rfx_emit file "$1:$2" $? "$s" "$4"
 }
 
-# rfx_file COLLECTOR GLOB TIMEOUT CAP ROOT: every regular file the glob matches
+# rfx_file COLLECTOR GLOB TIMEOUT CAP ROOT: every regular file the glob matches (expanded as
+# root when root is allowed, so a glob inside a private folder matches there too)
 rfx_file() {
   n=0
-  for f in $2; do
-    [ -f "$f" ] || continue
+  rfx_go "$3" "$5" 'for f in $1; do [ -f "$f" ] && printf "%s\n" "$f"; done; true' "$2" \
+    >"$RFX_T/g" 2>/dev/null </dev/null
+  while IFS= read -r f; do
     n=$((n + 1))
     [ "$n" -le @MAX_FILES@ ] || break
     rfx_one "$1" "$f" "$3" "$4" "$5"
-  done
+  done <"$RFX_T/g"
   if [ "$n" -eq 0 ]; then
     : >"$RFX_T/o"; : >"$RFX_T/e"; rfx_now; rfx_emit missing "$1:$2" 0 "$RFX_NOW" 0
   fi
 }
 
 # rfx_tree COLLECTOR GLOB TIMEOUT CAP ROOT: like rfx_file, and a folder brings its files two
-# levels deep (listed as root when root is allowed, so a private folder is listed too)
+# levels deep; the glob is expanded and folders are listed as root when root is allowed, so
+# /etc/myapp/*.yml inside a private /etc/myapp is found too
 rfx_tree() {
   n=0
-  for d in $2; do
-    if [ -d "$d" ]; then
-      rfx_now; s=$RFX_NOW
-      rfx_go "$3" "$5" 'find "$1" -maxdepth 2 -type f' "$d" >"$RFX_T/l" 2>"$RFX_T/e" </dev/null
-      rc=$?
-      if [ "$rc" -ne 0 ] && [ ! -s "$RFX_T/l" ]; then  # a folder we may not list: say so
-        : >"$RFX_T/o"; n=$((n + 1)); rfx_emit file "$1:$d" "$rc" "$s" 4096; continue
-      fi
-    elif [ -e "$d" ]; then
-      printf '%s\n' "$d" >"$RFX_T/l"
-    else
-      : >"$RFX_T/l"
+  rfx_go "$3" "$5" 'for d in $1; do [ -e "$d" ] && printf "%s\n" "$d"; done; true' "$2" \
+    >"$RFX_T/g" 2>/dev/null </dev/null
+  while IFS= read -r d; do
+    rfx_now; s=$RFX_NOW
+    rfx_go "$3" "$5" 'find -H "$1" -maxdepth 2 -type f' "$d" >"$RFX_T/l" 2>"$RFX_T/e" </dev/null
+    rc=$?
+    if [ "$rc" -ne 0 ] && [ ! -s "$RFX_T/l" ]; then  # a folder we may not list: say so
+      : >"$RFX_T/o"; n=$((n + 1)); rfx_emit file "$1:$d" "$rc" "$s" 4096; continue
     fi
     while IFS= read -r f; do
       n=$((n + 1))
       [ "$n" -le @MAX_FILES@ ] || break 2
       rfx_one "$1" "$f" "$3" "$4" "$5"
     done <"$RFX_T/l"
-  done
+  done <"$RFX_T/g"
   if [ "$n" -eq 0 ]; then
     : >"$RFX_T/o"; : >"$RFX_T/e"; rfx_now; rfx_emit missing "$1:$2" 0 "$RFX_NOW" 0
   fi

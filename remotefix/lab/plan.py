@@ -3,18 +3,22 @@
 Pinned by default: the packages behind the customer's well-known services (``labs/services.yaml``)
 in any state (running, stopped, failed) plus those the engineer names; ``all_packages`` pins every
 one. Copied: the config files of those services found in the bundle (redacted values stay
-redacted). Started in the lab: the ones running on the customer, and the failed ones (so they fail
-in the lab too); a stopped service stays stopped.
+redacted), and the customer's package-manager state (``STATE_FILES``: dpkg's journal, so an
+interrupted dpkg run is interrupted in the lab too, with the packages its entries name installed
+at their versions). Started in the lab: the services running on
+the customer, and the failed ones (so they fail in the lab too); a stopped service stays stopped.
 """
 
 from __future__ import annotations
 
 import fnmatch
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from remotefix._yaml import load_yaml
+from remotefix.collect.bundle import read_members
 from remotefix.errors import ConfigError, LabError
 from remotefix.lab.catalog import Catalog
 from remotefix.lab.spec import LabSpec
@@ -30,6 +34,10 @@ class KnownService:
     packages: tuple[str, ...]
     files: tuple[str, ...]
     init: str
+
+
+STATE_FILES = ("/var/lib/dpkg/updates/*",)
+"""Customer state copied into every lab from a bundle, whatever its services."""
 
 
 def load_services(path: Path | None = None) -> list[KnownService]:
@@ -127,16 +135,9 @@ def plan_lab(
             hint="check the name with: remotefix fingerprint show BUNDLE --json",
         )
     pinned = dict(customer) if all_packages else {p: customer[p] for p in sorted(wanted)}
-    not_given = withheld_members(manifest or {})
-    files, withheld = {}, {}
-    for service in services:
-        for member in bundle_members or []:
-            path = "/" + member.removeprefix("files/")
-            if member.startswith("files/") and any(fnmatch.fnmatch(path, g) for g in service.files):
-                if member in not_given:
-                    withheld[path] = not_given[member]
-                else:
-                    files[path] = f"bundle:{member}"
+    globs = [g for service in services for g in service.files] + list(STATE_FILES)
+    files, withheld = copied_files(bundle_members or [], globs, withheld_members(manifest or {}))
+    pinned |= journal_packages(bundle, files)
     return LabSpec(
         base=base.key,
         packages=pinned,
@@ -145,6 +146,45 @@ def plan_lab(
         bundle=bundle,
         withheld=withheld,
     )
+
+
+def copied_files(
+    members: list[str], globs: list[str], not_given: dict[str, str]
+) -> tuple[dict[str, str], dict[str, str]]:
+    """Lab path → ``bundle:`` source for the members under ``files/`` that match ``globs``, and
+    the matching ones the customer did not give whole (path → why), which are never copied."""
+    files, withheld = {}, {}
+    for member in members:
+        path = "/" + member.removeprefix("files/")
+        if member.startswith("files/") and any(fnmatch.fnmatch(path, g) for g in globs):
+            if member in not_given:
+                withheld[path] = not_given[member]
+            else:
+                files[path] = f"bundle:{member}"
+    return files, withheld
+
+
+def journal_packages(bundle: Path | None, files: dict[str, str]) -> dict[str, str]:
+    """Package → version named by the dpkg journal entries the lab gets: an interrupted package
+    is not ``ii`` (so not in the fingerprint) but is on the customer's disk, so the lab has it
+    too. Read from the bundle only when it holds such entries (an interrupted run is rare)."""
+    members = [source.removeprefix("bundle:") for path, source in files.items()
+               if any(fnmatch.fnmatch(path, g) for g in STATE_FILES)]  # fmt: skip
+    if bundle is None or not members:
+        return {}
+    found = {}
+    for data in read_members(bundle, members).values():
+        for stanza in data.decode("utf-8", errors="replace").split("\n\n"):
+            fields = dict(_FIELD.findall(stanza))
+            name, version = fields.get("Package", ""), fields.get("Version", "")
+            if _PACKAGE.fullmatch(name) and _VERSION.fullmatch(version):
+                found[name] = version
+    return found
+
+
+_FIELD = re.compile(r"^(Package|Version): *(\S+) *$", re.M)
+_PACKAGE = re.compile(r"[a-z0-9][a-z0-9+.-]+")
+_VERSION = re.compile(r"[0-9][A-Za-z0-9.+~:-]*")
 
 
 def withheld_members(manifest: dict[str, Any]) -> dict[str, str]:
