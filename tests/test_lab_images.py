@@ -75,6 +75,7 @@ def test_lab_images_list_and_prune_with_case_age_and_dry_run(
         assert rows[image]["kind"] == "lab-image" and rows[image]["case"] == "C-PRUNE"
         assert rows[snapshot]["kind"] == "lab-snapshot" and rows[snapshot]["lab"] == name
         assert all(row["size"] > 0 and row["created"] for row in listed)
+        assert {image, snapshot} <= {row["ref"] for row in cli_json("lab", "images", "--all")[1]}
 
         code, bases = cli_json("images", "ls")
         assert code == 0 and bases and all(b["tag"].startswith("remotefix/base:") for b in bases)
