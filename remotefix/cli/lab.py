@@ -10,7 +10,7 @@ import click
 import yaml
 from rich.table import Table
 
-from remotefix import interrupt
+from remotefix import interrupt, timings
 from remotefix.cli._app import App, pass_app, shown, visible
 from remotefix.cli._fleet import DashDashCommand, remote_words, sigint_notice
 from remotefix.cli.fingerprint import load_fingerprint
@@ -115,14 +115,17 @@ def up(app: App, source: Path, **opts: Any) -> None:
         app.emit(made.to_dict(), lambda: _render_up(app, made))
         return
     spec = _plan(source, opts["packages"], opts["all_packages"])
-    made = labs.up(
-        spec,
-        workspace=app.workspace,
-        name=opts["name"],
-        case=opts["case"],
-        refresh_index=opts["refresh_index"],
-        progress=app.progress,
-    )
+    with timings.record() as phases:
+        made = labs.up(
+            spec,
+            workspace=app.workspace,
+            name=opts["name"],
+            case=opts["case"],
+            refresh_index=opts["refresh_index"],
+            progress=app.progress,
+        )
+    for done in phases if app.verbose else ():
+        app.progress(f"{done.seconds:6.2f}s  {done.name}")
     report = made.fidelity or {}
     failed = report.get("counts", {}).get("missing", 0) > 0
     if opts["keep"] == "never" or (opts["keep"] == "on-failure" and not failed):
