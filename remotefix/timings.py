@@ -1,16 +1,16 @@
-"""Where an operation's time goes: wall-clock time of its named phases (``-v`` prints them).
+"""Where an operation's time goes, read from the progress messages it already sends.
 
-The operation marks its phases with ``phase(name)``; a caller that wants them wraps the call in
-``record()``. Without a ``record()`` around it, a phase costs one context-variable lookup.
+``PhaseClock`` stands in for a ``Progress`` callback: each message starts a phase named by it
+(passed on to the real sink), so ``lab up -v`` shows how long the image, the start and the fidelity
+check took without the operation knowing it is timed.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
 from dataclasses import dataclass
+
+from remotefix.progress import Progress
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,26 +19,24 @@ class Phase:
     seconds: float
 
 
-_phases: ContextVar[list[Phase] | None] = ContextVar("remotefix_phases", default=None)
+class PhaseClock:
+    """A progress sink that times the stretch from one message to the next."""
 
+    def __init__(self, sink: Progress, first: str) -> None:
+        self._sink, self._name, self._start = sink, first, time.perf_counter()
+        self.phases: list[Phase] = []
 
-@contextmanager
-def record() -> Iterator[list[Phase]]:
-    """Collect the phases the code run inside this block marks, in the order they end."""
-    phases: list[Phase] = []
-    token = _phases.set(phases)
-    try:
-        yield phases
-    finally:
-        _phases.reset(token)
+    def __call__(self, message: str) -> None:
+        self._close()
+        self._name = message
+        self._sink(message)
 
+    def stop(self) -> list[Phase]:
+        """End the current phase; the phases so far, in order."""
+        self._close()
+        return self.phases
 
-@contextmanager
-def phase(name: str) -> Iterator[None]:
-    """Time this block as ``name`` (kept when it raises too) for an enclosing ``record()``."""
-    phases, start = _phases.get(), time.perf_counter()
-    try:
-        yield
-    finally:
-        if phases is not None:
-            phases.append(Phase(name, time.perf_counter() - start))
+    def _close(self) -> None:
+        now = time.perf_counter()
+        self.phases.append(Phase(self._name, now - self._start))
+        self._start = now

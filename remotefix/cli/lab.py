@@ -115,17 +115,17 @@ def up(app: App, source: Path, **opts: Any) -> None:
         app.emit(made.to_dict(), lambda: _render_up(app, made))
         return
     spec = _plan(source, opts["packages"], opts["all_packages"])
-    with timings.record() as phases:
-        made = labs.up(
-            spec,
-            workspace=app.workspace,
-            name=opts["name"],
-            case=opts["case"],
-            refresh_index=opts["refresh_index"],
-            progress=app.progress,
-        )
-    for done in phases if app.verbose else ():
-        app.progress(f"{done.seconds:6.2f}s  {done.name}")
+    clock = timings.PhaseClock(app.progress, first="reading the spec")
+    made = labs.up(
+        spec,
+        workspace=app.workspace,
+        name=opts["name"],
+        case=opts["case"],
+        refresh_index=opts["refresh_index"],
+        progress=clock,
+    )
+    for done in clock.stop() if app.verbose else ():
+        app.progress(f"{done.seconds:6.2f}s  {shown(done.name)}")
     report = made.fidelity or {}
     failed = report.get("counts", {}).get("missing", 0) > 0
     if opts["keep"] == "never" or (opts["keep"] == "on-failure" and not failed):

@@ -35,7 +35,6 @@ from remotefix.progress import Progress, quiet
 from remotefix.sandbox import container_host_key, published_port, wait_for_ssh_banner
 from remotefix.session import Session
 from remotefix.targets import Target
-from remotefix.timings import phase
 from remotefix.workspace import Workspace
 
 NAME_LABEL = "remotefix.lab"
@@ -113,19 +112,17 @@ def up(
     catalog = Catalog.load()
     files = spec_files(spec)
     customer = open_bundle(spec.bundle).fingerprint if spec.bundle else None
-    with phase("image (build, or the cache lookup)"):
-        image = build_lab_image(
-            api, spec, files, catalog, refresh_index=refresh_index, progress=progress
-        )
+    image = build_lab_image(
+        api, spec, files, catalog, refresh_index=refresh_index, progress=progress
+    )
     name = name or f"lab-{image.spec_hash[:8]}-{uuid.uuid4().hex[:4]}"
     case = case or "LAB"
     progress(f"starting lab {name} ({'cached image' if image.cached else 'new image'})")
-    with phase("start: container, ready, ssh banner"):
-        lab = _start(api, workspace, name, case, image.tag, image.spec_hash, customer)
+    lab = _start(api, workspace, name, case, image.tag, image.spec_hash, customer)
     lab.build_s, lab.cached = image.duration_s, image.cached
     try:
         progress("verifying fidelity: quick collectors inside the lab")
-        with phase("fidelity"), Session(lab.target, case=case, workspace=workspace) as session:
+        with Session(lab.target, case=case, workspace=workspace) as session:
             report = fidelity.verify(
                 session,
                 customer=customer,
