@@ -101,7 +101,9 @@ def _fleet(
     wall, rss, result = _run(argv, env)
     ok = sum(1 for r in result if r.get("ok"))
     retried = sum(1 for r in result if r.get("retries") or "attempts" in str(r.get("error")))
-    shutil.rmtree(out, ignore_errors=True)
+    if out.is_dir():
+        shutil.rmtree(out, ignore_errors=True)
+    out.unlink(missing_ok=True)  # one host: -o is the bundle file
     return tree.name, hosts, args.forks, wall, rss, ok, len(result) - ok, retried
 
 
