@@ -60,7 +60,8 @@ def _cli_warm(
                                   env=env, capture_output=True, check=True)  # fmt: skip
             subprocess.run([rf, "lab", "exec", name, "--", "true"], env=env, check=True)
             mine.append(time.perf_counter() - t0)
-            phases = done.stderr.decode(errors="replace")
+            if tree == trees[0]:  # ours: the baseline may not print phases
+                phases = done.stderr.decode(errors="replace")
             subprocess.run([rf, "lab", "down", name], env=env, capture_output=True, check=True)
         t0 = time.perf_counter()
         subprocess.run(["docker", "run", "-d", "--name", "bench-raw-cli", "--label", "remotefix=1",

@@ -31,6 +31,6 @@ def test_verbose_lab_up_prints_its_phases(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["-v", "lab", "up", str(spec), "--keep", "never"])
     assert result.exit_code == 0, result.output
     timed = [line.split("s  ", 1)[1] for line in result.stderr.splitlines() if "s  " in line]
-    assert timed[0] == "reading the spec"
+    assert timed[0] == "spec and image (cache lookup or build)"
     assert timed[-2].startswith("starting lab ") and timed[-1].startswith("verifying fidelity")
     assert cli_json("lab", "ls")[1] == []

@@ -115,7 +115,7 @@ def up(app: App, source: Path, **opts: Any) -> None:
         app.emit(made.to_dict(), lambda: _render_up(app, made))
         return
     spec = _plan(source, opts["packages"], opts["all_packages"])
-    clock = timings.PhaseClock(app.progress, first="reading the spec")
+    clock = timings.PhaseClock(app.progress, first="spec and image (cache lookup or build)")
     made = labs.up(
         spec,
         workspace=app.workspace,
