@@ -5,14 +5,20 @@
   * warm `lab up` (cached image, includes sshd start and the fidelity check) + first exec
     vs  `docker run -d` + `docker exec`
   * unchanged-spec rebuild (the cache lookup)
+  * through the CLI, warm, non-systemd: `remotefix lab up SPEC` + `remotefix lab exec NAME -- true`
+    as fresh processes vs `docker run -d` + `docker exec` of the same lab image, taking turns,
+    medians of --runs (`--baseline DIR` adds another checkout's CLI, e.g. main, in the same run);
+    `-v lab up` phase timings of the last run are printed too
 Everything it creates is labelled `remotefix` and removed at the end.
-Run: .venv/bin/python bench/lab.py
+Run: .venv/bin/python bench/lab.py [--runs 5] [--cli-only] [--baseline /path/to/other/checkout]
 """
 
 from __future__ import annotations
 
+import argparse
 import io
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -37,7 +43,42 @@ def _clock(fn: object) -> float:
     return time.perf_counter() - t0
 
 
+def _cli_warm(
+    spec_file: Path, image: str, runs: int, trees: list[Path]
+) -> tuple[list[float], float, str]:
+    """Medians of CLI up + exec per tree and of raw docker run + exec, and the last -v phases."""
+    rf = str(Path(sys.executable).parent / "remotefix")
+    samples: list[list[float]] = [[] for _ in trees]
+    raw: list[float] = []
+    phases = ""
+    for i in range(runs):
+        for tree, mine in zip(trees, samples, strict=True):
+            env = {**os.environ, "PYTHONPATH": str(tree)}
+            name = f"bench-cli-{i}"
+            t0 = time.perf_counter()
+            done = subprocess.run([rf, "-v", "lab", "up", str(spec_file), "--name", name],
+                                  env=env, capture_output=True, check=True)  # fmt: skip
+            subprocess.run([rf, "lab", "exec", name, "--", "true"], env=env, check=True)
+            mine.append(time.perf_counter() - t0)
+            if tree == trees[0]:  # ours: the baseline may not print phases
+                phases = done.stderr.decode(errors="replace")
+            subprocess.run([rf, "lab", "down", name], env=env, capture_output=True, check=True)
+        t0 = time.perf_counter()
+        subprocess.run(["docker", "run", "-d", "--name", "bench-raw-cli", "--label", "remotefix=1",
+                        image, "sleep", "infinity"], check=True, capture_output=True)  # fmt: skip
+        subprocess.run(["docker", "exec", "bench-raw-cli", "true"], check=True)
+        raw.append(time.perf_counter() - t0)
+        subprocess.run(["docker", "rm", "-f", "bench-raw-cli"], capture_output=True, check=True)
+    timed = "\n".join(line for line in phases.splitlines() if "s  " in line)
+    return [statistics.median(m) for m in samples], statistics.median(raw), timed
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--cli-only", action="store_true", help="only the warm CLI rows")
+    parser.add_argument("--baseline", type=Path, help="another checkout, timed alongside")
+    args = parser.parse_args()
     api = dockerapi.client()
     catalog = Catalog.load()
     base = catalog.resolve("debian:12")
@@ -53,6 +94,10 @@ def main() -> None:
     spec = LabSpec(base=base.key, packages=pins)
     hand_tag = "remotefix-bench/hand:latest"
     made: list[str] = []
+    trees = [Path(__file__).resolve().parents[1]] + ([args.baseline] if args.baseline else [])
+    if args.cli_only:
+        _cli_rows(api, spec, catalog, home, args.runs, trees)
+        return
     try:
         cold = _clock(
             lambda: made.append(build_lab_image(api, spec, {}, catalog, refresh_index=True).tag)
@@ -116,6 +161,28 @@ def main() -> None:
         f"+{warm - raw_s:.2f}s"
     )
     print(f"{'unchanged-spec rebuild':<44} {rebuild:>9.2f}s {'':>10}")
+    _cli_rows(api, spec, catalog, home, args.runs, trees)
+
+
+def _cli_rows(
+    api: object, spec: LabSpec, catalog: Catalog, home: Path, runs: int, trees: list[Path]
+) -> None:
+    image = build_lab_image(api, spec, {}, catalog)  # type: ignore[arg-type]
+    spec_file = home / "spec.yaml"
+    spec_file.write_text(
+        f"base: {spec.base}\npackages:\n"
+        + "".join(f"  {n}: '{v}'\n" for n, v in spec.packages.items())
+    )
+    try:
+        cli, raw, phases = _cli_warm(spec_file, image.tag, runs, trees)
+    finally:
+        subprocess.run(["docker", "rmi", "-f", image.tag], capture_output=True, check=False)
+    load = os.getloadavg()[0]
+    print(f"CLI, warm, non-systemd: lab up + lab exec -- true (medians of {runs}; load {load:.1f})")
+    for tree, seconds in zip(trees, cli, strict=True):
+        print(f"  remotefix ({tree.name:<10}) {seconds:>6.2f}s  raw docker {raw:.2f}s  "
+              f"+{seconds - raw:.2f}s")  # fmt: skip
+    print("  phases of the last `-v lab up`:\n" + phases)
 
 
 if __name__ == "__main__":

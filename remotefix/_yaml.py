@@ -9,13 +9,16 @@ import yaml
 
 from remotefix.errors import ConfigError
 
+# libyaml's parser when PyYAML has it (10x faster: the redaction rules load on every diagnose)
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 
 def load_yaml(path: Path, text: str | None = None) -> Any:
     """Parse ``path`` (or ``text`` read from it) safely; malformed YAML is a ``ConfigError``."""
     try:
         if text is None:
             text = path.read_text(encoding="utf-8")
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_SAFE_LOADER)  # noqa: S506 (a safe loader)
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror}") from exc
     except yaml.YAMLError as exc:

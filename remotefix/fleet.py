@@ -2,12 +2,17 @@
 
 Ctrl-C (``remotefix.interrupt``) does: hosts not yet started are never contacted (their outcome
 is ``Interrupted``), running ones stop at their next command.
+
+Memory stays bounded however long the target list: targets are taken from the iterable as workers
+free up (at most ``forks`` queued or running), and a finished host's result is held only until
+the caller takes it.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -53,11 +58,18 @@ def fan_out(
         interrupt.check(f"{target.name}:")
         return work(target)
 
+    todo = iter(targets)
     with ThreadPoolExecutor(max_workers=forks, thread_name_prefix="remotefix-host") as pool:
-        futures = {pool.submit(guarded, target): target for target in targets}
-        for future in as_completed(futures):
-            target = futures[future]
-            try:
-                yield Outcome(target, value=future.result())
-            except RemotefixError as exc:
-                yield Outcome(target, error=exc)
+        running: dict[Future[T], Target] = {}
+        while True:
+            for target in itertools.islice(todo, forks - len(running)):
+                running[pool.submit(guarded, target)] = target
+            if not running:
+                return
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                target = running.pop(future)
+                try:
+                    yield Outcome(target, value=future.result())
+                except RemotefixError as exc:
+                    yield Outcome(target, error=exc)

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import threading
-from contextlib import nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import click
-from rich.live import Live
 from rich.table import Table
 
 from remotefix import interrupt
 from remotefix.cases.model import load_cases
 from remotefix.cli._app import App, pass_app, shown
 from remotefix.cli._fleet import error_label, fleet_exit_code, print_reasons, sigint_notice
+from remotefix.cli._fleet_progress import Tally, fleet_view, print_tally
 from remotefix.cli._inventory_options import inventory_options
 from remotefix.collect.diagnose import DiagnoseOptions, diagnose
 from remotefix.collect.include import include_collector
@@ -76,22 +75,19 @@ def diagnose_cmd(app: App, addresses: tuple[str, ...], **opts: Any) -> None:
     profile, include = _what_to_collect(opts)  # refused input stops here, before connecting
     targets = resolve_targets(list(addresses), opts["inventory"], opts["limit"])
     output: Path | None = opts["output"]
-    states = {t.name: "queued" for t in targets}
-    lock = threading.Lock()
 
-    def work(target: Target) -> DiagnoseReport:
-        with lock:
-            states[target.name] = "collecting"
+    def work(target: Target) -> Done:
         dest = _destination(output, target, many=len(targets) > 1, obfuscate=opts["obfuscate"])
         options = DiagnoseOptions(
             profile=profile.base, only=opts["only"] or profile.collectors, skip=opts["skip"],
             obfuscate=opts["obfuscate"], extra_rules=opts["redact_rules"], output=dest,
             include=include,
         )  # fmt: skip
-        return diagnose(target, case=opts["case"], workspace=app.workspace, options=options)
+        report = diagnose(target, case=opts["case"], workspace=app.workspace, options=options)
+        return Done.of(report)
 
-    outcomes = _run_with_progress(app, targets, work, states, lock, opts["forks"])
-    app.emit([_as_dict(o) for o in outcomes], lambda: _summary(app, outcomes))
+    outcomes, tally = _run_with_progress(app, targets, work, opts["forks"])
+    app.emit([_as_dict(o) for o in outcomes], lambda: _summary(app, outcomes, tally))
     failed = [o for o in outcomes if not o.ok]
     if failed:
         raise click.exceptions.Exit(fleet_exit_code(failed))
@@ -116,75 +112,95 @@ def _destination(
     return output
 
 
+@dataclass(frozen=True, slots=True)
+class Done:
+    """What the summary and ``--json`` need of one host's bundle (its fingerprint and manifest
+    stay in the bundle file: a fleet of hundreds holds only these)."""
+
+    path: Path
+    incomplete: bool
+    incomplete_reasons: list[str]
+    collectors: dict[str, str]
+    redactions: int
+    os: str
+    packages: int
+    retries: list[str]
+
+    @classmethod
+    def of(cls, report: DiagnoseReport) -> Done:
+        m, fp = report.manifest, report.fingerprint
+        return cls(
+            report.path, bool(m["incomplete"]), list(m["incomplete_reasons"]),
+            {c["name"]: c["status"] for c in m["collectors"]}, int(m["redaction"]["total"]),
+            str(fp["os"]["pretty_name"]), len(fp["packages"]),
+            list(m.get("connection", {}).get("retries", [])),
+        )  # fmt: skip
+
+
 def _run_with_progress(
-    app: App, targets: list[Target], work: Any, states: dict[str, str], lock: threading.Lock,
-    forks: int,
-) -> list[Outcome[DiagnoseReport]]:  # fmt: skip
-    outcomes: list[Outcome[DiagnoseReport]] = []
-    live = not app.json and app.err.is_terminal
-    with (
-        interrupt.on_sigint(lambda: sigint_notice(app)),
-        Live(_table(states), console=app.err, transient=True, refresh_per_second=4)
-        if live
-        else nullcontext(),
-    ):
+    app: App, targets: list[Target], work: Any, forks: int
+) -> tuple[list[Outcome[Done]], Tally]:
+    outcomes: list[Outcome[Done]] = []
+    with interrupt.on_sigint(lambda: sigint_notice(app)), fleet_view(app, len(targets)) as view:
         for outcome in fan_out(targets, work, forks=forks):
             outcomes.append(outcome)
-            with lock:
-                states[outcome.target.name] = _state(outcome)
-            if not live:
-                app.progress(f"{shown(outcome.target.name)}: {states[outcome.target.name]}")
-    return outcomes
+            if outcome.error is not None:
+                reason = str(outcome.error)
+                view.done(outcome.target.name, label=error_label(outcome.error), reason=reason)
+            else:
+                assert outcome.value is not None
+                label = "incomplete" if outcome.value.incomplete else "done"
+                view.done(outcome.target.name, label=label, retries=len(outcome.value.retries))
+    return outcomes, view.tally
 
 
-def _state(outcome: Outcome[DiagnoseReport]) -> str:
-    return "done" if outcome.error is None else error_label(outcome.error)
-
-
-def _table(states: dict[str, str]) -> Table:
-    table = Table("target", "state")
-    for name, state in states.items():
-        table.add_row(shown(name), state)
-    return table
-
-
-def _as_dict(outcome: Outcome[DiagnoseReport]) -> dict[str, Any]:
+def _as_dict(outcome: Outcome[Done]) -> dict[str, Any]:
     data: dict[str, Any] = {"target": outcome.target.name, "ok": outcome.ok}
     if outcome.error is not None:
         return {
             **data,
             "error": {"type": type(outcome.error).__name__, "message": str(outcome.error)},
         }
-    report = outcome.value
-    assert report is not None
-    m = report.manifest
+    done = outcome.value
+    assert done is not None
     return {
         **data,
-        "bundle": str(report.path),
-        "incomplete": m["incomplete"],
-        "incomplete_reasons": m["incomplete_reasons"],
-        "collectors": {c["name"]: c["status"] for c in m["collectors"]},
-        "redactions": m["redaction"]["total"],
-        "os": report.fingerprint["os"]["pretty_name"],
-        "packages": len(report.fingerprint["packages"]),
+        "bundle": str(done.path),
+        "incomplete": done.incomplete,
+        "incomplete_reasons": done.incomplete_reasons,
+        "collectors": done.collectors,
+        "redactions": done.redactions,
+        "os": done.os,
+        "packages": done.packages,
+        "retries": done.retries,
     }
 
 
-def _summary(app: App, outcomes: list[Outcome[DiagnoseReport]]) -> None:
+TABLE_UP_TO = 20
+"""Fleets this small get a row per host; larger ones the counts and the failed hosts."""
+
+
+def _summary(app: App, outcomes: list[Outcome[Done]], tally: Tally) -> None:
+    if len(outcomes) > TABLE_UP_TO:
+        print_tally(app, tally)
+        return
     table = Table("target", "result", "os", "packages", "redactions", "bundle")
     for o in outcomes:
         if o.error is not None:
             label = f"[red]{error_label(o.error)}[/]"  # why: after the table
             table.add_row(shown(o.target.name), label, "", "", "", "")
             continue
-        d = _as_dict(o)
-        state = "[yellow]incomplete[/]" if d["incomplete"] else "[green]ok[/]"
+        d = o.value
+        assert d is not None
+        state = "[yellow]incomplete[/]" if d.incomplete else "[green]ok[/]"
         table.add_row(
-            shown(o.target.name), state, shown(d["os"]), str(d["packages"]),
-            str(d["redactions"]), shown(d["bundle"]),
+            shown(o.target.name), state, shown(d.os), str(d.packages), str(d.redactions),
+            shown(d.path),
         )  # fmt: skip
     app.out.print(table)
     print_reasons(app, outcomes)
     for o in outcomes:
-        for reason in (_as_dict(o).get("incomplete_reasons") or []) if o.ok else []:
+        for reason in o.value.incomplete_reasons if o.value is not None else []:
             app.out.print(f"[yellow]{shown(o.target.name)}: {shown(reason)}[/]")
+    if len(outcomes) > 1:
+        app.out.print(tally.counts)

@@ -11,7 +11,7 @@ import click
 import yaml
 from rich.table import Table
 
-from remotefix import interrupt
+from remotefix import interrupt, timings
 from remotefix.cli._app import App, pass_app, shown, visible
 from remotefix.cli._fleet import DashDashCommand, remote_words, sigint_notice
 from remotefix.cli.fingerprint import load_fingerprint
@@ -143,14 +143,17 @@ def up(app: App, source: Path, **opts: Any) -> None:
         app.emit(made.to_dict(), lambda: _render_up(app, made))
         return
     spec = _plan(source, opts["packages"], opts["all_packages"])
+    clock = timings.PhaseClock(app.progress, first="spec and image (cache lookup or build)")
     made = labs.up(
         spec,
         workspace=app.workspace,
         name=opts["name"],
         case=opts["case"],
         refresh_index=opts["refresh_index"],
-        progress=app.progress,
+        progress=clock,
     )
+    for done in clock.stop() if app.verbose else ():
+        app.progress(f"{done.seconds:6.2f}s  {shown(done.name)}")
     report = made.fidelity or {}
     failed = report.get("counts", {}).get("missing", 0) > 0
     if opts["keep"] == "never" or (opts["keep"] == "on-failure" and not failed):

@@ -43,21 +43,36 @@ rfx_go() {
   fi
 }
 
-# rfx_emit KIND ID EXIT START_NS CAP: one framed record from $RFX_T/o and $RFX_T/e
+# rfx_emit KIND ID EXIT START_NS CAP [BASE64_ID]: one framed record from $RFX_T/o and $RFX_T/e
+# (each process forked here costs milliseconds on a busy target: empty streams fork none, an
+# uncut one no head, and an ID encoded when the script was written no base64)
 rfx_emit() {
   rfx_now; e=$RFX_NOW
-  printf '@@RFX@@ %s %s %s %s %s %s\n' "$1" "$3" "$(( (e - $4) / 1000000 ))" \
-    $(wc -c < "$RFX_T/o") $(wc -c < "$RFX_T/e") \
-    "$(printf '%s' "$2" | rfx_b64)"
-  head -c "$5" "$RFX_T/o" | rfx_b64; echo
-  head -c "$5" "$RFX_T/e" | rfx_b64; echo
+  rfx_size o; so=$RFX_N; rfx_size e; se=$RFX_N
+  b=${6-}; [ -n "$b" ] || b=$(printf '%s' "$2" | rfx_b64)
+  printf '@@RFX@@ %s %s %s %s %s %s\n' "$1" "$3" "$(( (e - $4) / 1000000 ))" $so $se "$b"
+  rfx_part o $so "$5"; rfx_part e $se "$5"
 }
 
-# rfx_run ID TIMEOUT CAP ROOT COMMAND
+# rfx_size o|e: RFX_N = that stream's size in bytes
+rfx_size() {
+  if [ -s "$RFX_T/$1" ]; then RFX_N=$(wc -c < "$RFX_T/$1"); else RFX_N=0; fi
+}
+
+# rfx_part o|e SIZE CAP: the stream's first CAP bytes in base64, on one line
+rfx_part() {
+  if [ "$2" -eq 0 ]; then :
+  elif [ "$2" -le "$3" ]; then rfx_b64 < "$RFX_T/$1"
+  else head -c "$3" "$RFX_T/$1" | rfx_b64
+  fi
+  echo
+}
+
+# rfx_run ID TIMEOUT CAP ROOT COMMAND BASE64_ID
 rfx_run() {
   rfx_now; s=$RFX_NOW
   rfx_go "$2" "$4" "$5" >"$RFX_T/o" 2>"$RFX_T/e" </dev/null
-  rfx_emit cmd "$1" $? "$s" "$3"
+  rfx_emit cmd "$1" $? "$s" "$3" "$6"
 }
 
 # rfx_one COLLECTOR PATH TIMEOUT CAP ROOT: one file's content

@@ -100,8 +100,8 @@ def _collector_block(c: Collector) -> str:
     root = "1" if c.root else "0"
     lines = [f"# {c.name}: {c.description}"]
     body = [
-        f"  rfx_run {q(c.name + '/' + cmd.name)} {c.timeout} {c.max_bytes} {root} {q(cmd.run)}"
-        for cmd in c.commands
+        f"  rfx_run {q(ident)} {c.timeout} {c.max_bytes} {root} {q(cmd.run)} {_b64(ident)}"
+        for ident, cmd in ((f"{c.name}/{cmd.name}", cmd) for cmd in c.commands)
     ]
     reader = "rfx_tree" if c.folders else "rfx_file"
     body += [
@@ -114,6 +114,11 @@ def _collector_block(c: Collector) -> str:
     else:
         lines += [line[2:] for line in body]
     return "\n".join(lines)
+
+
+def _b64(text: str) -> str:
+    """An item ID as the script frames it, encoded here so the target forks no ``base64``."""
+    return base64.b64encode(text.encode()).decode()
 
 
 @dataclass(frozen=True, slots=True)

@@ -107,7 +107,10 @@ class SSHTransport(BaseTransport):
                 self._connect_once()
                 return
             except TransportError as exc:
-                if not _transient(exc) or attempt == self.connect_attempts:
+                if not _transient(exc):
+                    raise
+                if attempt == self.connect_attempts:
+                    exc.message += f" after {attempt} attempts" if attempt > 1 else ""
                     raise
                 self._disconnect()
                 delay = random.uniform(0, min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2**attempt))  # noqa: S311
