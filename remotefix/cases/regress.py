@@ -19,7 +19,6 @@ from remotefix.errors import ConfigError
 from remotefix.workspace import Workspace
 
 DEFAULT_JOBS = 6
-REGISTRY_HINT = "pass --registry HOST:PORT or set registry in config.toml [regress]"
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,8 +93,6 @@ def _reproducer(
         return lambda case, on: reproduce(case, workspace=workspace, on=on)
     if runtime != "swarm":
         raise ConfigError(f"unknown lab runtime {runtime!r}", hint="use local or swarm")
-    if not registry:
-        raise ConfigError("--runtime swarm needs a registry", hint=REGISTRY_HINT)
     from remotefix.cases.repro_swarm import swarm_reproducer  # the swarm's SDK use, when asked
     from remotefix.lab.runtime_swarm import SwarmRuntime
 

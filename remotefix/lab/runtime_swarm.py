@@ -24,7 +24,7 @@ import docker.errors
 import docker.types
 
 from remotefix import dockerapi
-from remotefix.errors import DependencyError, LabError
+from remotefix.errors import ConfigError, DependencyError, LabError
 from remotefix.lab.registry import Registry
 from remotefix.lab.swarm_job import JOB_ENV, JobRecord, JobStep, job_env, parse_record, runner_argv
 from remotefix.progress import Progress, quiet
@@ -38,6 +38,7 @@ SLACK = 30.0
 """Seconds on top of the steps' own timeouts before a running task counts as lost."""
 _WAITING = {"new", "pending", "assigned", "accepted", "ready", "preparing", "starting"}
 _LOST = {"failed", "rejected", "shutdown", "orphaned", "remove"}
+REGISTRY_HINT = "pass --registry HOST:PORT, or set registry in config.toml [defaults]"
 NOT_MANAGER_HINT = (
     "make it one (docker swarm init --advertise-addr ADDR) or point DOCKER_HOST at a manager"
 )
@@ -53,7 +54,6 @@ class JobRequest:
     steps: tuple[JobStep, ...]
     hostname: str = "lab"
     env: Mapping[str, str] | None = None
-    constraints: tuple[str, ...] = ()
 
 
 class SwarmRuntime:
@@ -61,9 +61,19 @@ class SwarmRuntime:
 
     name = "swarm"
 
-    def __init__(self, *, registry: str, start_timeout: float = START_TIMEOUT) -> None:
+    def __init__(
+        self,
+        *,
+        registry: str | None = None,
+        start_timeout: float = START_TIMEOUT,
+        constraints: tuple[str, ...] = (),
+    ) -> None:
+        """``constraints``: Swarm placement constraints for every task (``node.labels.lab==1``)."""
+        if not registry:
+            raise ConfigError("the swarm runtime needs a registry", hint=REGISTRY_HINT)
         self.registry = Registry.parse(registry)
         self.start_timeout = start_timeout
+        self.constraints = constraints
         self._api: docker.DockerClient | None = None
 
     @property
@@ -117,7 +127,7 @@ class SwarmRuntime:
                 env=[f"{k}={v}" for k, v in env.items()],
                 hostname=request.hostname,
                 restart_policy=docker.types.RestartPolicy(condition="none"),
-                constraints=list(request.constraints),
+                constraints=list(self.constraints),
             )
         try:
             yield service
