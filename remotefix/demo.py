@@ -36,6 +36,7 @@ from remotefix.fixes.fix import find_playbook, fix, practise
 from remotefix.lab import labs
 from remotefix.lab.catalog import Catalog
 from remotefix.lab.images import build_base_image
+from remotefix.lab.runtime_local import LocalRuntime
 from remotefix.report import write_report
 from remotefix.sandbox import Customer, start_customer, stop_customer
 from remotefix.session import Session
@@ -140,7 +141,7 @@ def _ready(report: DemoReport, narrate: Narrate, workspace: Workspace) -> object
         api = dockerapi.client()
         catalog = Catalog.load()
         built = build_base_image(
-            api,
+            LocalRuntime(client=api),
             catalog.resolve("debian:12"),
             mirror=catalog.default_mirror,
             workspace=workspace,

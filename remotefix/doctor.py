@@ -12,6 +12,7 @@ from remotefix import dockerapi
 from remotefix.errors import RemotefixError
 from remotefix.lab.catalog import Catalog
 from remotefix.lab.images import find_image
+from remotefix.lab.runtime_local import LocalRuntime
 from remotefix.workspace import Workspace
 
 
@@ -86,7 +87,8 @@ def _base_images(api: object | None) -> Check:
         return Check(name, False, "unknown (no Docker daemon)", "start dockerd first", False)
     try:
         catalog = Catalog.load()
-        missing = [b.key for b in catalog.images.values() if find_image(api, b) is None]  # type: ignore[arg-type]
+        runtime = LocalRuntime(client=api)  # type: ignore[arg-type]
+        missing = [b.key for b in catalog.images.values() if find_image(runtime, b) is None]
     except RemotefixError as exc:
         return Check(name, False, exc.message, exc.hint or "", False)
     if missing:

@@ -18,6 +18,7 @@ from click.testing import CliRunner
 from remotefix.cli import cli
 from remotefix.lab.build import INDEX_REPOSITORY, KIND_LABEL, index_image
 from remotefix.lab.catalog import BaseImage, Catalog
+from remotefix.lab.runtime_local import LocalRuntime
 from remotefix.lab.versions import parse_madison
 from remotefix.workspace import Workspace
 from tests.fixtures.cli import cli_json, grant
@@ -29,7 +30,7 @@ pytestmark = pytest.mark.docker
 @pytest.fixture(scope="module")
 def nginx_versions(docker_api: docker.DockerClient, base12: BaseImage) -> list[str]:
     """nginx versions the lab's archive really has (so the test needs no hard-coded version)."""
-    index = index_image(docker_api, base12, Catalog.load())
+    index = index_image(LocalRuntime(client=docker_api), base12, Catalog.load())
     assert index.startswith(INDEX_REPOSITORY)
     out = docker_api.containers.run(index, ["apt-cache", "madison", "nginx"], remove=True,
                                     labels={"remotefix": "1"})  # fmt: skip
@@ -122,11 +123,19 @@ def test_unknown_package_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_prune_older_than(tmp_path: Path) -> None:
     spec = tmp_path / "spec.yaml"
-    spec.write_text("base: debian:12\n")
+    spec.write_text(f"base: debian:12\nfiles: {{/etc/rfx-prune: 'inline:{uuid.uuid4().hex}'}}\n")
     code, lab = cli_json("lab", "up", str(spec), "--name", f"t-prune-{uuid.uuid4().hex[:6]}")
     assert code == 0, lab
-    assert cli_json("lab", "prune", "--older-than", "1h")[1] == []
-    assert cli_json("lab", "prune")[1] == [lab["name"]]
+    assert cli_json("lab", "prune", "--older-than", "1h")[1] == {
+        "labs": [],
+        "images": [],
+        "dry_run": False,
+    }
+    assert cli_json("lab", "prune")[1] == {
+        "labs": [lab["name"]],
+        "images": [lab["image"]],
+        "dry_run": False,
+    }
 
 
 def test_from_customer_bundle_to_verified_lab(

@@ -14,6 +14,7 @@ from remotefix.lab.build import build_lab_image
 from remotefix.lab.catalog import Catalog
 from remotefix.lab.dockerfile import build_context
 from remotefix.lab.plan import plan_lab
+from remotefix.lab.runtime_local import LocalRuntime
 from remotefix.lab.spec import LabSpec, dump_spec, load_spec, parse_spec, spec_hash
 from remotefix.lab.versions import choose, parse_madison
 
@@ -197,7 +198,7 @@ def test_setup_steps_run_as_scripts_and_inject_no_instruction(
     spec = load_spec(spec_file)
     context = build_context("remotefix/lab-index:x", spec, {}, {}, ())
     assert b"INJECTED" not in context["Dockerfile"] and b"for n in" not in context["Dockerfile"]
-    image = build_lab_image(docker_api, spec, {}, catalog)
+    image = build_lab_image(LocalRuntime(client=docker_api), spec, {}, catalog)
 
     def cat(path: str) -> str:
         out = docker_api.containers.run(
@@ -223,5 +224,5 @@ def test_a_failing_line_inside_a_step_fails_the_build_naming_the_step(
 ) -> None:
     spec = LabSpec(base="debian:12", setup=("true", "echo first\nfalse\necho never"))
     with pytest.raises(LabError, match=r"\(setup step 2: echo first\).*code: 1") as info:
-        build_lab_image(docker_api, spec, {}, catalog)
+        build_lab_image(LocalRuntime(client=docker_api), spec, {}, catalog)
     assert "never" not in str(info.value).split("code: 1", 1)[1]

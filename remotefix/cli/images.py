@@ -5,10 +5,10 @@ from __future__ import annotations
 import click
 from rich.table import Table
 
-from remotefix import dockerapi
 from remotefix.cli._app import App, pass_app
 from remotefix.lab.catalog import Catalog
 from remotefix.lab.images import build_base_image, list_base_images, remove_base_image
+from remotefix.lab.runtime_local import LocalRuntime
 
 
 @click.group()
@@ -24,10 +24,10 @@ def build(app: App, names: tuple[str, ...], mirror: str | None) -> None:
     """Build base images, e.g. `remotefix images build debian:11 debian:12 debian:13`."""
     catalog = Catalog.load()
     wanted = [catalog.resolve(name) for name in names]
-    api = dockerapi.client()
+    runtime = LocalRuntime()
     built = [
         build_base_image(
-            api,
+            runtime,
             base,
             mirror=mirror or catalog.default_mirror,
             workspace=app.workspace,
@@ -47,17 +47,17 @@ def build(app: App, names: tuple[str, ...], mirror: str | None) -> None:
 @images.command("ls")
 @pass_app
 def ls(app: App) -> None:
-    """List the base images that exist."""
+    """List the base images that exist (lab and snapshot images: `remotefix lab images`)."""
     rows = [
         {
-            "tag": next(iter(image.tags), ""),
+            "tag": image.ref,
             "id": image.id,
             "version": image.labels.get("remotefix.version", ""),
             "suite": image.labels.get("remotefix.suite", ""),
             "built": image.labels.get("remotefix.built", ""),
-            "size_mb": round(image.attrs.get("Size", 0) / 1e6, 1),
+            "size_mb": round(image.size / 1e6, 1),
         }
-        for image in list_base_images(dockerapi.client())
+        for image in list_base_images(LocalRuntime())
     ]
     rows.sort(key=lambda row: str(row["tag"]))
 
@@ -82,8 +82,8 @@ def ls(app: App) -> None:
 def rm(app: App, names: tuple[str, ...]) -> None:
     """Remove base images."""
     catalog = Catalog.load()
-    api = dockerapi.client()
-    removed = {base.tag: remove_base_image(api, base) for base in map(catalog.resolve, names)}
+    runtime = LocalRuntime()
+    removed = {base.tag: remove_base_image(runtime, base) for base in map(catalog.resolve, names)}
 
     def render() -> None:
         for tag, gone in removed.items():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from remotefix.commandline import command_line
 from remotefix.consent import Scope
 from remotefix.errors import CommandTimeout, ConfigError, LabError
 from remotefix.grants import parse_duration
-from remotefix.lab import labs, snapshots
+from remotefix.lab import labs, lifecycle, snapshots
 from remotefix.lab.catalog import Catalog
 from remotefix.lab.plan import is_windows, plan_lab
 from remotefix.lab.spec import LabSpec, dump_spec, load_spec
@@ -305,25 +306,78 @@ def snapshots_cmd(app: App) -> None:
 
 @lab.command("down")
 @click.argument("names", nargs=-1, required=True)
+@click.option(
+    "--keep-image",
+    is_flag=True,
+    help="Keep the lab's image (it holds the customer's configs: by default it goes with the "
+    "last lab using it).",
+)
 @pass_app
-def down(app: App, names: tuple[str, ...]) -> None:
-    """Remove labs."""
-    results = {n: labs.down(n, workspace=app.workspace) for n in names}
-    app.emit(
-        results,
-        lambda: [
-            app.out.print(f"{n}: {'removed' if ok else 'no such lab'}") for n, ok in results.items()
-        ],
-    )
-    if not all(results.values()):
-        raise LabError(f"no lab named {', '.join(n for n, ok in results.items() if not ok)}")
+def down(app: App, names: tuple[str, ...], keep_image: bool) -> None:
+    """Remove labs, and each lab's image once no other lab uses it."""
+    results = {
+        n: lifecycle.teardown(n, workspace=app.workspace, keep_image=keep_image) for n in names
+    }
+
+    def render() -> None:
+        for n, gone in results.items():
+            if gone is None:
+                app.out.print(f"{shown(n)}: no such lab")
+            else:
+                image = "image removed" if gone.image_removed else f"image {gone.note}"
+                app.out.print(f"{shown(n)}: removed; {shown(gone.image)} {image}")
+
+    app.emit({n: r.to_dict() if r else None for n, r in results.items()}, render)
+    missing = [n for n, gone in results.items() if gone is None]
+    if missing:
+        raise LabError(f"no lab named {', '.join(missing)}")
+
+
+@lab.command("images")
+@click.option("--all", "every", is_flag=True, help="Also other workspaces' lab images.")
+@pass_app
+def images_cmd(app: App, every: bool) -> None:
+    """List lab and snapshot images (case, size, age); base images: `remotefix images ls`."""
+    found = lifecycle.lab_images(app.workspace, every=every)
+    now = datetime.now(UTC)
+
+    def render() -> None:
+        table = Table("image", "kind", "case", "lab", "size", "age")
+        for i in found:
+            table.add_row(shown(i.ref), i.kind, shown(i.case), shown(i.lab),
+                          f"{i.size / 1e6:.0f} MB", _age(i.created, now))  # fmt: skip
+        app.out.print(table if found else "no lab images")
+
+    app.emit([i.to_dict() for i in found], render)
+
+
+def _age(created: str, now: datetime) -> str:
+    try:
+        seconds = (now - datetime.fromisoformat(created)).total_seconds()
+    except ValueError:
+        return "?"
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size:.0f}{unit}"
+    return f"{max(seconds, 0):.0f}s"
 
 
 @lab.command("prune")
-@click.option("--older-than", help="Only labs older than this (e.g. 2h, 3d).")
+@click.option("--case", help="Only labs and images of this case.")
+@click.option("--older-than", help="Only labs and images older than this (e.g. 2h, 7d).")
+@click.option("--dry-run", is_flag=True, help="List what would be removed; remove nothing.")
 @pass_app
-def prune(app: App, older_than: str | None) -> None:
-    """Remove labs (all, or those older than --older-than)."""
+def prune(app: App, case: str | None, older_than: str | None, dry_run: bool) -> None:
+    """Remove this workspace's labs and their lab/snapshot images (all, or --case/--older-than)."""
     age = parse_duration(older_than) if older_than else None
-    removed = labs.prune(workspace=app.workspace, older_than=age)
-    app.emit(removed, lambda: app.out.print(f"removed {len(removed)} lab(s)"))
+    done = lifecycle.prune(workspace=app.workspace, case=case, older_than=age, dry_run=dry_run)
+
+    def render() -> None:
+        verb = "would remove" if done.dry_run else "removed"
+        for name in done.labs:
+            app.out.print(f"{verb} lab {shown(name)}")
+        for ref in done.images:
+            app.out.print(f"{verb} image {shown(ref)}")
+        app.out.print(f"{verb} {len(done.labs)} lab(s), {len(done.images)} image(s)")
+
+    app.emit(done.to_dict(), render)

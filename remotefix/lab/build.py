@@ -14,24 +14,20 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import io
 import json
 import re
-import tarfile
 import time
-from collections import deque
-from collections.abc import Callable, Iterator
+import uuid
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import docker
-import docker.errors
-
-from remotefix.dockerapi import docker_errors, labels
+from remotefix.dockerapi import labels
 from remotefix.errors import LabError
 from remotefix.lab.catalog import BaseImage, Catalog
 from remotefix.lab.dockerfile import INIT_SCRIPT, build_context, setup_notes, sh_words
 from remotefix.lab.images import find_image
+from remotefix.lab.runtime import LabRuntime, StartOptions, StartRequest
 from remotefix.lab.spec import LabSpec, spec_hash
 from remotefix.lab.versions import Choice, choose, parse_madison
 from remotefix.progress import Progress, quiet
@@ -54,7 +50,7 @@ class LabImage:
 
 
 def index_image(
-    api: docker.DockerClient,
+    runtime: LabRuntime,
     base: BaseImage,
     catalog: Catalog,
     *,
@@ -62,13 +58,13 @@ def index_image(
     progress: Progress = quiet,
 ) -> str:
     """The apt-index image for ``base`` (built when missing or when ``refresh``)."""
-    built = find_image(api, base)
+    built = find_image(runtime, base)
     if built is None:
         raise LabError(
             f"base image {base.tag} is not built", hint=f"run: remotefix images build {base.key}"
         )
     tag = f"{INDEX_REPOSITORY}:{base.key.replace(':', '-')}-{built.id.split(':')[-1][:12]}"
-    if not refresh and _find_image(api, tag) is not None:
+    if not refresh and runtime.image(tag) is not None:
         return tag
     sources = "\n".join(
         s.format(mirror=catalog.default_mirror, suite=base.suite) for s in catalog.lab_sources
@@ -80,26 +76,25 @@ def index_image(
         f"(apt-get update -qq || (rm -f {extra} && apt-get update -qq))\n"
     )
     progress(f"apt index for {base.key}: apt-get update (once per base image)")
-    _build(
-        api,
+    built_index = runtime.build_image(
         {"Dockerfile": dockerfile.encode()},
         tag,
-        {KIND_LABEL: "lab-index"},
-        progress,
+        labels=labels(**{KIND_LABEL: "lab-index"}),
         nocache=refresh,
+        progress=progress,
     )
-    return tag
+    return built_index.image.ref
 
 
 def resolve_versions(
-    api: docker.DockerClient, index: str, packages: dict[str, str], *, rounds: int = 6
+    runtime: LabRuntime, index: str, packages: dict[str, str], *, rounds: int = 6
 ) -> dict[str, Choice]:
     """Choose a version per package from what the archive has, then let apt simulate the
     install: a pinned package that needs its siblings at the same version (nginx and
     nginx-common) gets them pinned too, so the real install never meets a broken set."""
     if not packages:
         return {}
-    with _resolver(api, index) as ask:
+    with _resolver(runtime, index) as ask:
         available = parse_madison(ask(["apt-cache", "madison", *sorted(packages)]))
         choices = {n: choose(n, v, available.get(n, [])) for n, v in sorted(packages.items())}
         for _ in range(rounds):
@@ -126,47 +121,56 @@ _UNMET = re.compile(r"^\s*(?P<by>[\w.+-]+) : (?:Pre)?Depends: (?P<dep>[\w.+-]+) 
 
 
 @contextlib.contextmanager
-def _resolver(api: docker.DockerClient, index: str) -> Iterator[Callable[[list[str]], str]]:
+def _resolver(runtime: LabRuntime, index: str) -> Iterator[Callable[[list[str]], str]]:
     """One throw-away container of the index image to ask apt questions in (exec is cheap)."""
-    with docker_errors("asking the apt index"):
-        box = api.containers.run(
-            index, ["sleep", "600"], detach=True, labels=labels(**{KIND_LABEL: "lab-resolver"})
-        )
+    name = f"remotefix-resolver-{uuid.uuid4().hex[:12]}"
+    request = StartRequest(
+        image=index,
+        name=name,
+        labels=labels(**{KIND_LABEL: "lab-resolver"}),
+        hostname="resolver",
+        publish_ssh=False,
+        options=StartOptions(command=("sleep", "600")),
+    )
+    runtime.start(request)
     try:
 
         def ask(argv: list[str]) -> str:
-            with docker_errors("asking the apt index"):
-                _, out = box.exec_run(argv)
-            return bytes(out).decode(errors="replace")
+            return runtime.exec(name, argv, timeout=300).text
 
         yield ask
     finally:
-        with contextlib.suppress(docker.errors.APIError):
-            box.remove(force=True)
+        with contextlib.suppress(LabError):
+            runtime.remove(name)
 
 
 def build_lab_image(
-    api: docker.DockerClient,
+    runtime: LabRuntime,
     spec: LabSpec,
     files: dict[str, bytes],
     catalog: Catalog,
     *,
+    owner: Mapping[str, str] | None = None,
     refresh_index: bool = False,
     progress: Progress = quiet,
 ) -> LabImage:
-    """Build (or find) the image for ``spec``; ``files`` are the contents to copy in."""
+    """Build (or find) the image for ``spec``; ``files`` are the contents to copy in.
+
+    ``owner``: labels naming who built it (case, workspace), recorded on a new image."""
     started = time.monotonic()
     base = catalog.resolve(spec.base)
-    index = index_image(api, base, catalog, refresh=refresh_index, progress=progress)
+    index = index_image(runtime, base, catalog, refresh=refresh_index, progress=progress)
     tooling = tuple(t for t in catalog.lab_tooling if t not in spec.packages)
     init = hashlib.sha256(INIT_SCRIPT.read_bytes()).hexdigest()[:12]  # the recipe includes the init
-    digest = spec_hash(spec, files, _image_id(api, index), f"{RECIPE}:{init}:{','.join(tooling)}")
+    digest = spec_hash(
+        spec, files, _image_id(runtime, index), f"{RECIPE}:{init}:{','.join(tooling)}"
+    )
     tag = f"{LAB_REPOSITORY}:{digest}"
-    cached = _find_image(api, tag)
+    cached = runtime.image(tag)
     if cached is not None:
         choices = json.loads(cached.labels.get("remotefix.choices", "{}"))
         return LabImage(
-            tag,
+            cached.ref,
             digest,
             True,
             {n: Choice(**c) for n, c in choices.items()},
@@ -174,7 +178,7 @@ def build_lab_image(
             time.monotonic() - started,
         )
     progress(f"resolving {len(spec.packages)} package version(s) against the archive")
-    choices = resolve_versions(api, index, spec.packages)
+    choices = resolve_versions(runtime, index, spec.packages)
     missing = [c for c in choices.values() if c.status == "missing"]
     if missing:
         names = ", ".join(c.package for c in missing)
@@ -185,13 +189,17 @@ def build_lab_image(
     context = build_context(index, spec, files, choices, tooling)
     recorded = json.dumps({n: _choice_dict(c) for n, c in choices.items()})
     extra = {
+        **(owner or {}),
         KIND_LABEL: "lab-image",
         SPEC_LABEL: digest,
         "remotefix.base": base.key,
         "remotefix.choices": recorded,
     }
-    _build(api, context, tag, extra, progress, notes=setup_notes(spec))
-    return LabImage(tag, digest, False, choices, tooling, time.monotonic() - started)
+    built = runtime.build_image(
+        context, tag, labels=labels(**extra), notes=setup_notes(spec), progress=progress
+    )
+    elapsed = time.monotonic() - started
+    return LabImage(built.image.ref, digest, built.cached, choices, tooling, elapsed)
 
 
 def _choice_dict(choice: Choice) -> dict[str, Any]:
@@ -204,69 +212,8 @@ def _choice_dict(choice: Choice) -> dict[str, Any]:
     }
 
 
-def _tar(context: dict[str, bytes]) -> io.BytesIO:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as tar:
-        for name, data in sorted(context.items()):
-            info = tarfile.TarInfo(name)
-            info.size, info.mtime = len(data), 0
-            info.mode = 0o755 if name.endswith(".sh") else 0o644
-            tar.addfile(info, io.BytesIO(data))
-    buffer.seek(0)
-    return buffer
-
-
-def _build(
-    api: docker.DockerClient,
-    context: dict[str, bytes],
-    tag: str,
-    extra: dict[str, str],
-    progress: Progress,
-    *,
-    nocache: bool = False,
-    notes: dict[str, str] | None = None,
-) -> None:
-    """``docker build`` with progress per step; a failure names the step and shows the tail.
-
-    ``notes`` maps text found in a step's line to what that step is (e.g. which setup step)."""
-    tail: deque[str] = deque(maxlen=15)
-    step = "starting the build"
-    # one LABEL instruction (the build API's labels= adds one step per label)
-    label_line = " ".join(f"{k}={json.dumps(v)}" for k, v in sorted(labels(**extra).items()))
-    context = {**context, "Dockerfile": context["Dockerfile"] + f"LABEL {label_line}\n".encode()}
-    with docker_errors(f"building {tag}"):
-        stream = api.api.build(
-            fileobj=_tar(context),
-            custom_context=True,
-            tag=tag,
-            rm=True,
-            forcerm=True,
-            decode=True,
-            nocache=nocache,
-        )
-        for chunk in stream:
-            if "error" in chunk:
-                output = "\n".join(tail)
-                note = next((f" ({n})" for key, n in (notes or {}).items() if key in step), "")
-                raise LabError(
-                    f"building {tag} failed at {step}{note}: {chunk['error'].strip()}\n{output}"
-                )
-            text = str(chunk.get("stream", "")).rstrip()
-            if text.startswith("Step "):
-                step = text
-                progress(text[:140])
-            elif text:
-                tail.append(text)
-
-
-def _find_image(api: docker.DockerClient, tag: str) -> docker.models.images.Image | None:
-    with docker_errors(f"looking up {tag}"):
-        try:
-            return api.images.get(tag)
-        except docker.errors.ImageNotFound:
-            return None
-
-
-def _image_id(api: docker.DockerClient, tag: str) -> str:
-    with docker_errors(f"looking up {tag}"):
-        return str(api.images.get(tag).id)
+def _image_id(runtime: LabRuntime, tag: str) -> str:
+    found = runtime.image(tag)
+    if found is None:
+        raise LabError(f"image {tag} vanished while building a lab", hint="run the command again")
+    return found.id

@@ -16,16 +16,19 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import docker
-import docker.errors
 from filelock import FileLock
 
-from remotefix.dockerapi import LABEL, docker_errors
+from remotefix.dockerapi import LABEL
 from remotefix.errors import DependencyError, ImageBuildError
 from remotefix.lab.catalog import BaseImage
+from remotefix.lab.runtime import Image, LabRuntime
 from remotefix.progress import Progress, quiet
 from remotefix.workspace import Workspace
+
+if TYPE_CHECKING:
+    from remotefix.lab.runtime_local import LocalRuntime
 
 DEBOOTSTRAP_TIMEOUT = 1800.0
 KIND_LABEL = "remotefix.kind"
@@ -53,19 +56,16 @@ class BuiltImage:
         }
 
 
-def find_image(api: docker.DockerClient, base: BaseImage) -> docker.models.images.Image | None:
+def find_image(runtime: LabRuntime, base: BaseImage) -> Image | None:
     """The built image for ``base``, or None (an image under our tag not made by us is ignored)."""
-    with docker_errors(f"looking up {base.tag}"):
-        try:
-            image = api.images.get(base.tag)
-        except docker.errors.ImageNotFound:
-            return None
-    labels = image.labels or {}
-    return image if labels.get("remotefix.suite") == base.suite else None
+    image = runtime.image(base.tag)
+    if image is None:
+        return None
+    return image if image.labels.get("remotefix.suite") == base.suite else None
 
 
 def build_base_image(
-    api: docker.DockerClient,
+    runtime: LocalRuntime,
     base: BaseImage,
     *,
     mirror: str,
@@ -76,7 +76,7 @@ def build_base_image(
     started = time.monotonic()
     workspace.ensure()
     with FileLock(str(workspace.locks / f"base-{base.key.replace(':', '-')}.lock")):
-        image = find_image(api, base)
+        image = find_image(runtime, base)
         cached = image is not None
         if image is None:
             progress(f"{base.key}: debootstrap {base.suite} from {mirror}")
@@ -84,14 +84,14 @@ def build_base_image(
                 rootfs = Path(tmp) / "rootfs"
                 debootstrap(base, rootfs, mirror=mirror, progress=progress)
                 progress(f"{base.key}: importing into Docker as {base.tag}")
-                image = _import(api, base, rootfs, mirror=mirror, scratch=Path(tmp))
+                image = _import(runtime, base, rootfs, mirror=mirror, scratch=Path(tmp))
     return BuiltImage(
         key=base.key,
         tag=base.tag,
         image_id=image.id,
         cached=cached,
         duration_s=time.monotonic() - started,
-        labels=dict(image.labels or {}),
+        labels=dict(image.labels),
     )
 
 
@@ -151,8 +151,8 @@ def _debootstrap_error(base: BaseImage, mirror: str, code: int, tail: list[str])
 
 
 def _import(
-    api: docker.DockerClient, base: BaseImage, rootfs: Path, *, mirror: str, scratch: Path
-) -> docker.models.images.Image:
+    runtime: LocalRuntime, base: BaseImage, rootfs: Path, *, mirror: str, scratch: Path
+) -> Image:
     _slim(rootfs)
     tarball = scratch / "rootfs.tar"
     subprocess.run(
@@ -171,12 +171,7 @@ def _import(
     }
     changes = [f"LABEL {k}={v!r}".replace("'", '"') for k, v in labels.items()]
     changes += ['CMD ["/bin/bash"]', "ENV DEBIAN_FRONTEND=noninteractive LANG=C.UTF-8"]
-    repository, tag = base.tag.split(":")
-    with docker_errors(f"importing {base.tag}"):
-        api.api.import_image_from_file(
-            str(tarball), repository=repository, tag=tag, changes=changes
-        )
-        return api.images.get(base.tag)
+    return runtime.import_rootfs(tarball, base.tag, changes=changes)
 
 
 def _slim(rootfs: Path) -> None:
@@ -185,16 +180,13 @@ def _slim(rootfs: Path) -> None:
         deb.unlink()
 
 
-def list_base_images(api: docker.DockerClient) -> list[docker.models.images.Image]:
-    with docker_errors("listing base images"):
-        return api.images.list(filters={"label": [f"{LABEL}=1", f"{KIND_LABEL}=base"]})
+def list_base_images(runtime: LabRuntime) -> list[Image]:
+    """The base images that exist (``remotefix.kind=base``), one entry per tag."""
+    return runtime.list_images({LABEL: "1", KIND_LABEL: "base"})
 
 
-def remove_base_image(api: docker.DockerClient, base: BaseImage) -> bool:
+def remove_base_image(runtime: LabRuntime, base: BaseImage) -> bool:
     """Remove the image for ``base``; False when there was none."""
-    image = find_image(api, base)
-    if image is None:
+    if find_image(runtime, base) is None:
         return False
-    with docker_errors(f"removing {base.tag}"):
-        api.images.remove(base.tag)
-    return True
+    return runtime.remove_image(base.tag)

@@ -15,24 +15,23 @@ import subprocess
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-import docker
-import docker.errors
 from filelock import FileLock
 
 from remotefix import dockerapi
 from remotefix.collect.bundle import open_bundle, read_members
-from remotefix.errors import ConfigError, DependencyError, LabError
+from remotefix.errors import ConfigError, DependencyError, LabError, TransportError
 from remotefix.lab import fidelity
-from remotefix.lab.build import KIND_LABEL, SPEC_LABEL, build_lab_image
+from remotefix.lab.build import KIND_LABEL, SPEC_LABEL, LabImage, build_lab_image
 from remotefix.lab.catalog import Catalog
+from remotefix.lab.runtime import Instance, LabRuntime, StartOptions, StartRequest, get_runtime
 from remotefix.lab.spec import LabSpec
 from remotefix.progress import Progress, quiet
-from remotefix.sandbox import container_host_key, published_port, wait_for_ssh_banner
+from remotefix.sandbox import wait_for_ssh_banner
 from remotefix.session import Session
 from remotefix.targets import Target
 from remotefix.workspace import Workspace
@@ -43,6 +42,8 @@ CREATED_LABEL = "remotefix.created"
 WORKSPACE_LABEL = "remotefix.workspace"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 READY_TIMEOUT = 60.0
+READY_FILE = "/run/remotefix-lab/ready"
+SNAPSHOT_REPOSITORY = "remotefix/lab-snapshot"
 
 
 @dataclass
@@ -104,21 +105,33 @@ def up(
     case: str | None = None,
     refresh_index: bool = False,
     progress: Progress = quiet,
+    runtime: LabRuntime | None = None,
 ) -> Lab:
     """Build (or reuse) the spec's image, start the lab, verify fidelity, record it."""
     if name is not None and not _NAME.match(name):
         raise ConfigError(f"bad lab name {name!r}", hint="letters, digits, '.', '_' and '-'")
-    api = dockerapi.client()
-    catalog = Catalog.load()
+    runtime = runtime or get_runtime()
     files = spec_files(spec)
     customer = open_bundle(spec.bundle).fingerprint if spec.bundle else None
-    image = build_lab_image(
-        api, spec, files, catalog, refresh_index=refresh_index, progress=progress
-    )
-    name = name or f"lab-{image.spec_hash[:8]}-{uuid.uuid4().hex[:4]}"
     case = case or "LAB"
+    owner = {CASE_LABEL: case, WORKSPACE_LABEL: workspace_id(workspace)}
+
+    def build() -> LabImage:
+        return build_lab_image(
+            runtime, spec, files, Catalog.load(), owner=owner, refresh_index=refresh_index,
+            progress=progress,
+        )  # fmt: skip
+
+    image = build()
+    name = name or f"lab-{image.spec_hash[:8]}-{uuid.uuid4().hex[:4]}"
     progress(f"starting lab {name} ({'cached image' if image.cached else 'new image'})")
-    lab = _start(api, workspace, name, case, image.tag, image.spec_hash, customer)
+    try:
+        lab = _start(runtime, workspace, name, case, image.tag, image.spec_hash, customer)
+    except LabError:
+        if runtime.image(image.tag) is not None:
+            raise
+        image = build()  # a concurrent `lab down` removed the unused image between build and start
+        lab = _start(runtime, workspace, name, case, image.tag, image.spec_hash, customer)
     lab.build_s, lab.cached = image.duration_s, image.cached
     try:
         progress("verifying fidelity: quick collectors inside the lab")
@@ -134,7 +147,7 @@ def up(
                 withheld=spec.withheld,
             )
     except BaseException:
-        down(name, workspace=workspace)
+        down(name, workspace=workspace, runtime=runtime)
         raise
     lab.fidelity = report.to_dict()
     _save(workspace, lab)
@@ -142,13 +155,15 @@ def up(
 
 
 def _start(
-    api: docker.DockerClient,
+    runtime: LabRuntime,
     workspace: Workspace,
     name: str,
     case: str,
     image: str,
     digest: str,
     customer: dict[str, Any] | None,
+    *,
+    options: StartOptions | None = None,
 ) -> Lab:
     created = datetime.now(UTC).isoformat(timespec="seconds")
     extra = {
@@ -159,32 +174,38 @@ def _start(
         CREATED_LABEL: created,
         WORKSPACE_LABEL: workspace_id(workspace),
     }
-    hostname = _hostname((customer or {}).get("hostname") or name)
-    with dockerapi.docker_errors(f"starting lab {name}"):
-        container = api.containers.run(
-            image,
-            name=name,
-            detach=True,
-            labels=dockerapi.labels(**extra),
-            hostname=hostname,
-            environment={"REMOTEFIX_LAB_KEY": lab_public_key(workspace)},
-            ports={"22/tcp": ("127.0.0.1", None)},
-        )
+    request = StartRequest(
+        image=image,
+        name=name,
+        labels=dockerapi.labels(**extra),
+        hostname=_hostname((customer or {}).get("hostname") or name),
+        env={"REMOTEFIX_LAB_KEY": lab_public_key(workspace)},
+        options=options or StartOptions(),
+    )
+    instance = runtime.start(request)
     try:
-        _wait_ready(container)
-        port = published_port(container, 10)
-        wait_for_ssh_banner("127.0.0.1", port, timeout=20)
-        host_key = container_host_key(container)
+        _wait_ready(runtime, name)
+        assert instance.ssh_port is not None  # start() waits for the published port
+        wait_for_ssh_banner("127.0.0.1", instance.ssh_port, timeout=20)
+        host_key = _host_key(runtime, name)
     except BaseException:
-        with contextlib.suppress(docker.errors.APIError):
-            container.remove(force=True)
+        with contextlib.suppress(LabError):
+            runtime.remove(name)
         raise
-    return Lab(name, image, case, digest, created, port, host_key)
+    return Lab(name, image, case, digest, created, instance.ssh_port, host_key)
 
 
-def start_from_image(workspace: Workspace, name: str, case: str, image: str, spec_hash: str) -> Lab:
+def start_from_image(
+    workspace: Workspace,
+    name: str,
+    case: str,
+    image: str,
+    spec_hash: str,
+    *,
+    runtime: LabRuntime | None = None,
+) -> Lab:
     """A lab container from an existing image (a snapshot): no build, no fidelity run."""
-    return _start(dockerapi.client(), workspace, name, case, image, spec_hash, None)
+    return _start(runtime or get_runtime(), workspace, name, case, image, spec_hash, None)
 
 
 def save_lab(workspace: Workspace, lab: Lab) -> None:
@@ -197,18 +218,25 @@ def _hostname(text: str) -> str:
     return cleaned or "lab"
 
 
-def _wait_ready(container: Any) -> None:
+def _wait_ready(runtime: LabRuntime, name: str) -> None:
     deadline = time.monotonic() + READY_TIMEOUT
     while time.monotonic() < deadline:
-        code, _ = container.exec_run(["test", "-f", "/run/remotefix-lab/ready"])
-        if code == 0:
-            return
-        container.reload()
-        if container.status == "exited":
-            logs = container.logs(tail=5).decode(errors="replace").strip()
-            raise LabError(f"lab {container.name} stopped while starting: {logs}")
+        with contextlib.suppress(TransportError):  # the container may have just stopped
+            if runtime.exec(name, ["test", "-f", READY_FILE], timeout=10).exit_code == 0:
+                return
+        found = runtime.get(name)
+        if found is None or found.status == "exited":
+            raise LabError(f"lab {name} stopped while starting: {runtime.logs(name, tail=5)}")
         time.sleep(0.1)
-    raise LabError(f"lab {container.name} was not ready in {READY_TIMEOUT:.0f}s")
+    raise LabError(f"lab {name} was not ready in {READY_TIMEOUT:.0f}s")
+
+
+def _host_key(runtime: LabRuntime, name: str) -> str:
+    result = runtime.exec(name, ["cat", "/etc/ssh/ssh_host_ed25519_key.pub"], timeout=10)
+    words = result.text.split()
+    if result.exit_code != 0 or len(words) < 2:
+        raise LabError(f"cannot read the ssh host key of lab {name}")
+    return f"{words[0]} {words[1]}"
 
 
 def lab_public_key(workspace: Workspace) -> str:
@@ -263,32 +291,32 @@ def workspace_id(workspace: Workspace) -> str:
     return hashlib.sha256(str(workspace.root.resolve()).encode()).hexdigest()[:16]
 
 
-def _containers(
-    api: docker.DockerClient, workspace: Workspace, name: str | None = None
-) -> list[Any]:
-    wanted = [f"{KIND_LABEL}=lab", f"{WORKSPACE_LABEL}={workspace_id(workspace)}"]
-    filters = {"label": wanted + ([f"{NAME_LABEL}={name}"] if name else [])}
-    with dockerapi.docker_errors("listing labs"):
-        return list(api.containers.list(all=True, filters=filters))
+def instances(runtime: LabRuntime, workspace: Workspace, name: str | None = None) -> list[Instance]:
+    """The runtime's lab instances of this workspace (or the one named), any state."""
+    wanted = {KIND_LABEL: "lab", WORKSPACE_LABEL: workspace_id(workspace)}
+    return runtime.list_instances({**wanted, **({NAME_LABEL: name} if name else {})})
 
 
-def list_labs(workspace: Workspace, name: str | None = None) -> list[Lab]:
-    """Every lab Docker knows (the truth), or the one named, with what the workspace recorded."""
+def list_labs(
+    workspace: Workspace, name: str | None = None, *, runtime: LabRuntime | None = None
+) -> list[Lab]:
+    """Every lab the runtime knows (the truth), or the one named, with what the workspace
+    recorded."""
     labs = []
-    for container in _containers(dockerapi.client(), workspace, name):
-        labels = container.labels
-        name = labels.get(NAME_LABEL, container.name)
+    for instance in instances(runtime or get_runtime(), workspace, name):
+        labels = instance.labels
+        name = labels.get(NAME_LABEL, instance.name)
         saved = _load(workspace, name)
         labs.append(
             Lab(
                 name=name,
-                image=saved.get("image") or str(container.image.tags[:1] or ""),
+                image=saved.get("image") or instance.image,
                 case=labels.get(CASE_LABEL, ""),
                 spec_hash=labels.get(SPEC_LABEL, ""),
                 created=labels.get(CREATED_LABEL, ""),
                 ssh_port=saved.get("ssh_port"),
                 host_key=saved.get("host_key"),
-                status=container.status,
+                status=instance.status,
                 fidelity=saved.get("fidelity"),
             )
         )
@@ -302,49 +330,34 @@ def _load(workspace: Workspace, name: str) -> dict[str, Any]:
         return {}
 
 
-def get_lab(name: str, workspace: Workspace) -> Lab:
-    found = list_labs(workspace, name)
+def get_lab(name: str, workspace: Workspace, *, runtime: LabRuntime | None = None) -> Lab:
+    found = list_labs(workspace, name, runtime=runtime)
     if found:
         return found[0]
     raise LabError(f"no lab named {name!r}", hint="see: remotefix lab ls")
 
 
-def down(name: str, *, workspace: Workspace) -> bool:
-    """Remove the lab's container and its workspace record; False when there was none."""
-    found = _containers(dockerapi.client(), workspace, name)
-    for container in found:
-        with (
-            dockerapi.docker_errors(f"removing lab {name}"),
-            contextlib.suppress(docker.errors.NotFound),
-        ):
-            container.remove(force=True, v=True)
+def down(name: str, *, workspace: Workspace, runtime: LabRuntime | None = None) -> bool:
+    """Remove the lab's container and its workspace record (its image stays: see
+    ``lifecycle.teardown``); False when there was none."""
+    runtime = runtime or get_runtime()
+    found = instances(runtime, workspace, name)
+    for instance in found:
+        runtime.remove(instance.name)
     _state_path(workspace, name).unlink(missing_ok=True)
     return bool(found)
 
 
-def prune(*, workspace: Workspace, older_than: timedelta | None = None) -> list[str]:
-    """Remove labs created more than ``older_than`` ago (all labs when None)."""
-    now = datetime.now(UTC)
-    removed = []
-    for lab in list_labs(workspace):
-        try:
-            created = datetime.fromisoformat(lab.created)
-        except ValueError:
-            created = now
-        if older_than is None or now - created >= older_than:
-            down(lab.name, workspace=workspace)
-            removed.append(lab.name)
-    return removed
+def snapshot(
+    name: str, tag: str, *, workspace: Workspace, runtime: LabRuntime | None = None
+) -> str:
+    """Commit the lab's current state as ``remotefix/lab-snapshot:TAG``; return the image ref.
 
-
-def snapshot(name: str, tag: str, *, workspace: Workspace) -> str:
-    """Commit the lab's current state as ``remotefix/lab-snapshot:TAG``; return the image ref."""
+    The snapshot keeps the lab's labels (case, spec hash, workspace) and is ``lab-snapshot``."""
     if not re.match(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$", tag):
         raise ConfigError(f"bad snapshot tag {tag!r}", hint="letters, digits, '.', '_' and '-'")
-    get_lab(name, workspace)
-    (container,) = _containers(dockerapi.client(), workspace, name)
+    runtime = runtime or get_runtime()
+    get_lab(name, workspace, runtime=runtime)
+    (instance,) = instances(runtime, workspace, name)
     labels = dockerapi.labels(**{KIND_LABEL: "lab-snapshot", NAME_LABEL: name})
-    changes = [f'LABEL {k}="{v}"' for k, v in labels.items()]
-    with dockerapi.docker_errors(f"snapshotting lab {name}"):
-        container.commit(repository="remotefix/lab-snapshot", tag=tag, changes=changes)
-    return f"remotefix/lab-snapshot:{tag}"
+    return runtime.snapshot(instance.name, f"{SNAPSHOT_REPOSITORY}:{tag}", labels=labels).ref

@@ -11,15 +11,13 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-import docker.errors
-
-from remotefix import dockerapi
 from remotefix.errors import LabError
 from remotefix.lab import labs
 from remotefix.lab.build import KIND_LABEL, SPEC_LABEL
+from remotefix.lab.runtime import Image, LabRuntime, get_runtime
 from remotefix.workspace import Workspace
 
-REPOSITORY = "remotefix/lab-snapshot"
+REPOSITORY = labs.SNAPSHOT_REPOSITORY
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,75 +31,79 @@ class Snapshot:
         return {"tag": self.tag, "lab": self.lab, "created": self.created, "size": self.size}
 
 
-def list_snapshots() -> list[Snapshot]:
-    """Every lab snapshot Docker holds, oldest first."""
-    api = dockerapi.client()
-    with dockerapi.docker_errors("listing lab snapshots"):
-        images = api.images.list(filters={"label": f"{KIND_LABEL}=lab-snapshot"})
+def list_snapshots(*, runtime: LabRuntime | None = None) -> list[Snapshot]:
+    """Every lab snapshot the runtime holds, oldest first."""
+    images = (runtime or get_runtime()).list_images({KIND_LABEL: "lab-snapshot"})
     found = [
-        Snapshot(tag.split(":", 1)[1], image.labels.get(labs.NAME_LABEL, ""),
-                 str(image.attrs.get("Created", "")), int(image.attrs.get("Size", 0)))
-        for image in images for tag in image.tags if tag.startswith(f"{REPOSITORY}:")
+        Snapshot(image.ref.split(":", 1)[1], image.labels.get(labs.NAME_LABEL, ""),
+                 image.created, image.size)
+        for image in images if image.ref.startswith(f"{REPOSITORY}:")
     ]  # fmt: skip
     return sorted(found, key=lambda s: s.created)
 
 
-def remove_snapshot(tag: str) -> None:
+def remove_snapshot(tag: str, *, runtime: LabRuntime | None = None) -> None:
     """Delete one snapshot (refused while a lab still runs from it)."""
-    api = dockerapi.client()
     try:
-        api.images.remove(f"{REPOSITORY}:{tag}")
-    except docker.errors.ImageNotFound:
-        raise LabError(f"no lab snapshot {tag!r}", hint="see: remotefix lab snapshots") from None
-    except docker.errors.APIError as exc:
+        removed = (runtime or get_runtime()).remove_image(f"{REPOSITORY}:{tag}")
+    except LabError as exc:
         raise LabError(
-            f"cannot remove lab snapshot {tag!r}: {exc.explanation or exc}",
+            f"cannot remove lab snapshot {tag!r}: {exc.message}",
             hint="a lab still runs from it: remotefix lab down NAME first",
         ) from None
+    if not removed:
+        raise LabError(f"no lab snapshot {tag!r}", hint="see: remotefix lab snapshots")
 
 
 def up_from_snapshot(
-    tag: str, *, workspace: Workspace, name: str | None = None, case: str | None = None
+    tag: str,
+    *,
+    workspace: Workspace,
+    name: str | None = None,
+    case: str | None = None,
+    runtime: LabRuntime | None = None,
 ) -> labs.Lab:
     """A new lab from a snapshot (no build, no fidelity run: it is the snapshot's state)."""
-    image = _image(tag)
+    runtime = runtime or get_runtime()
+    image = _image(runtime, tag)
     name = name or f"lab-{tag[:40]}-{uuid.uuid4().hex[:4]}"
-    if labs.list_labs(workspace, name):
+    if labs.list_labs(workspace, name, runtime=runtime):
         raise LabError(f"a lab named {name!r} exists", hint="pick another --name")
     spec = image.labels.get(SPEC_LABEL, "")
-    lab = labs.start_from_image(workspace, name, case or "LAB", f"{REPOSITORY}:{tag}", spec)
+    lab = labs.start_from_image(workspace, name, case or "LAB", image.ref, spec, runtime=runtime)
     labs.save_lab(workspace, lab)
     return lab
 
 
-def restore(name: str, tag: str, *, workspace: Workspace) -> labs.Lab:
+def restore(
+    name: str, tag: str, *, workspace: Workspace, runtime: LabRuntime | None = None
+) -> labs.Lab:
     """Put lab ``name`` back to snapshot ``tag``: its container replaced by a fresh one."""
-    old = labs.get_lab(name, workspace)
-    _image(tag)
-    labs.down(name, workspace=workspace)
-    lab = labs.start_from_image(workspace, name, old.case, f"{REPOSITORY}:{tag}", old.spec_hash)
+    runtime = runtime or get_runtime()
+    old = labs.get_lab(name, workspace, runtime=runtime)
+    image = _image(runtime, tag)
+    labs.down(name, workspace=workspace, runtime=runtime)
+    lab = labs.start_from_image(
+        workspace, name, old.case, image.ref, old.spec_hash, runtime=runtime
+    )
     lab.fidelity = old.fidelity
     labs.save_lab(workspace, lab)
     return lab
 
 
-def pristine(name: str, *, workspace: Workspace) -> bool:
+def pristine(name: str, *, workspace: Workspace, runtime: LabRuntime | None = None) -> bool:
     """Restore the lab to its pristine snapshot (True), or take that snapshot now (False)."""
+    runtime = runtime or get_runtime()
     tag = f"{name}-pristine-{labs.workspace_id(workspace)[:8]}"
-    try:
-        _image(tag)
-    except LabError:
-        labs.snapshot(name, tag, workspace=workspace)
+    if runtime.image(f"{REPOSITORY}:{tag}") is None:
+        labs.snapshot(name, tag, workspace=workspace, runtime=runtime)
         return False
-    restore(name, tag, workspace=workspace)
+    restore(name, tag, workspace=workspace, runtime=runtime)
     return True
 
 
-def _image(tag: str) -> docker.models.images.Image:
-    api = dockerapi.client()
-    try:
-        return api.images.get(f"{REPOSITORY}:{tag}")
-    except docker.errors.ImageNotFound:
-        raise LabError(f"no lab snapshot {tag!r}", hint="see: remotefix lab snapshots") from None
-    except docker.errors.APIError as exc:
-        raise LabError(f"cannot read lab snapshot {tag!r}: {exc}") from None
+def _image(runtime: LabRuntime, tag: str) -> Image:
+    found = runtime.image(f"{REPOSITORY}:{tag}")
+    if found is None:
+        raise LabError(f"no lab snapshot {tag!r}", hint="see: remotefix lab snapshots")
+    return found
