@@ -43,6 +43,7 @@ def swarm_reproducer(
     workspace: Workspace, runtime: SwarmRuntime, *, progress: Progress = quiet
 ) -> Callable[[KnownIssue, str], ReproResult]:
     """``(case, os) -> ReproResult`` on ``runtime``; every job of it shares one run id."""
+    runtime.registry  # noqa: B018 (no registry: one ConfigError now, not one per cell)
     run_id = os.environ.get(RUN_ENV) or f"regress-{uuid.uuid4().hex[:12]}"
     catalog = Catalog.load()
 
@@ -51,11 +52,10 @@ def swarm_reproducer(
         label, spec = case_spec(case, on, None)
         result = ReproResult(case.id, label, "ERROR", case.reproduces_on.get(label))
         try:
-            built = build_lab_image(runtime.api, spec, labs.spec_files(spec), catalog,
-                                    progress=progress)  # fmt: skip
-            image = runtime.publish(built.tag, built.spec_hash, progress=progress)
-            tags = {"remotefix.case": case.id, OS_LABEL: label, RUN_LABEL: run_id,
-                    labs.WORKSPACE_LABEL: labs.workspace_id(workspace)}  # fmt: skip
+            owner = {labs.CASE_LABEL: case.id, labs.WORKSPACE_LABEL: labs.workspace_id(workspace)}
+            image = build_lab_image(runtime, spec, labs.spec_files(spec), catalog, owner=owner,
+                                    progress=progress).tag  # fmt: skip
+            tags = {**owner, OS_LABEL: label, RUN_LABEL: run_id}
             name = job_name(f"repro-{case.id}-{label.split(':')[-1]}")
             record = _job(runtime, workspace, case, image, name, tags)
             if record.error:

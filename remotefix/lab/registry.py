@@ -9,6 +9,7 @@ or serve TLS.
 
 from __future__ import annotations
 
+import json
 import re
 import urllib.error
 import urllib.request
@@ -54,18 +55,34 @@ class Registry:
             raise LabError(f"bad image tag {tag!r} for the registry")
         return f"{self.address}/{repository}:{tag}"
 
-    def has(self, tag: str, repository: str = LAB_REPOSITORY, *, timeout: float = 5) -> bool:
+    def has(self, tag: str, repository: str = LAB_REPOSITORY) -> bool:
         """Whether the registry holds ``repository:tag`` (one HEAD of its manifest)."""
         self.ref(tag, repository)  # validates the tag before it goes into a URL
-        url = f"http://{self.address}/v2/{repository}/manifests/{tag}"
-        request = urllib.request.Request(url, method="HEAD", headers={"Accept": _MANIFESTS})
+        return self._get(f"{repository}/manifests/{tag}", method="HEAD") is not None
+
+    def labels(self, tag: str, repository: str = LAB_REPOSITORY) -> dict[str, str] | None:
+        """The image's labels (from its config blob), or None when the tag is not there."""
+        self.ref(tag, repository)
+        manifest = self._get(f"{repository}/manifests/{tag}")
+        if manifest is None:
+            return None
+        digest = str((json.loads(manifest).get("config") or {}).get("digest", ""))
+        if not re.fullmatch(r"sha256:[0-9a-f]{64}", digest):
+            raise LabError(f"registry {self.address}: {repository}:{tag} has no image config")
+        config = json.loads(self._get(f"{repository}/blobs/{digest}") or b"{}")
+        return dict((config.get("config") or {}).get("Labels") or {})
+
+    def _get(self, path: str, *, method: str = "GET", timeout: float = 10) -> bytes | None:
+        """The body at ``/v2/PATH`` (None: 404); errors say what to do."""
+        url = f"http://{self.address}/v2/{path}"
+        request = urllib.request.Request(url, method=method, headers={"Accept": _MANIFESTS})
         try:
-            with urllib.request.urlopen(request, timeout=timeout):  # noqa: S310 (http only)
-                return True
+            with urllib.request.urlopen(request, timeout=timeout) as answer:  # noqa: S310
+                return bytes(answer.read())
         except urllib.error.HTTPError as exc:
             if exc.code == 404:
-                return False
-            raise LabError(f"registry {self.address} answered {exc.code} for {tag}") from exc
+                return None
+            raise LabError(f"registry {self.address} answered {exc.code} for {path}") from exc
         except (urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
             raise DependencyError(
