@@ -108,3 +108,26 @@ def test_swarm_regress_needs_a_registry_and_a_good_address() -> None:
     code, out = cli_json("regress", "KI-0002", "--matrix", "debian:12", "--runtime", "swarm",
                          "--registry", "http://x")  # fmt: skip
     assert code == 3 and "bad registry address" in out["error"]["message"]
+
+
+def test_lab_up_on_the_swarm_single_node_path(
+    tmp_path: Path, swarm_manager: docker.DockerClient, registry: Registry
+) -> None:
+    """A swarm lab: a service whose task the manager's engine execs into; down removes both."""
+    spec = tmp_path / "lab.yaml"
+    spec.write_text("base: debian:12\n")
+    name = f"swarm-lab-{RUN_ID[-6:]}"
+    code, made = cli_json("lab", "up", str(spec), "--runtime", "swarm", "--registry",
+                          registry.address, "--name", name)  # fmt: skip
+    try:
+        assert code == 0, made
+        assert made["image"].startswith(f"{registry.address}/remotefix-lab:")
+        assert made["ssh_port"] is None and made["fidelity"]["counts"].get("missing", 0) == 0
+        assert [s.name for s in swarm_manager.services.list(filters={"name": name})] == [name]
+        code, out = cli_json("lab", "exec", name, "--", "cat", "/etc/debian_version")
+        assert code == 0 and out["stdout"].startswith("12."), out
+    finally:
+        code, gone = cli_json("lab", "down", name, "--runtime", "swarm")
+    assert code == 0, gone
+    assert not swarm_manager.services.list(filters={"name": name})
+    assert not swarm_manager.containers.list(all=True, filters={"name": name})

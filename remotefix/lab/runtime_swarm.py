@@ -38,6 +38,7 @@ import docker.types
 from remotefix import dockerapi
 from remotefix.errors import ConfigError, DependencyError, LabError
 from remotefix.lab.build import LAB_REPOSITORY
+from remotefix.lab.registry import LAB_REPOSITORY as REGISTRY_REPOSITORY
 from remotefix.lab.registry import Registry
 from remotefix.lab.runtime import Built, ExecResult, Image, Instance, StartRequest
 from remotefix.lab.runtime_local import LocalRuntime
@@ -162,9 +163,12 @@ class SwarmRuntime:
         return self.local.remove_image(ref)
 
     def _lab_tag(self, ref: str) -> str | None:
+        """The spec hash of a lab image ref (local or registry name); None for other images."""
         repository, _, tag = ref.rpartition(":")
-        ours = repository in (LAB_REPOSITORY, self.registry.ref(tag or "x").rpartition(":")[0])
-        return tag if ours and tag else None
+        names = {LAB_REPOSITORY}
+        if self._registry is not None:
+            names.add(f"{self._registry.address}/{REGISTRY_REPOSITORY}")
+        return tag if repository in names and tag else None
 
     # instances
 
