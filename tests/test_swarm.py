@@ -14,9 +14,11 @@ from remotefix.cases.model import load_cases
 from remotefix.cases.regress import cells, junit_xml, run_matrix
 from remotefix.cases.repro_swarm import swarm_reproducer
 from remotefix.dockerapi import RUN_LABEL
+from remotefix.lab.build import build_lab_image
+from remotefix.lab.catalog import Catalog
 from remotefix.lab.registry import Registry
-from remotefix.lab.runtime_swarm import SwarmRuntime
-from remotefix.lab.swarm_job import parse_record
+from remotefix.lab.runtime_swarm import JobRequest, SwarmRuntime, job_name
+from remotefix.lab.swarm_job import JobStep, parse_record
 from remotefix.workspace import Workspace
 from tests.conftest import RUN_ID
 from tests.fixtures.cli import cli_json
@@ -131,3 +133,26 @@ def test_lab_up_on_the_swarm_single_node_path(
     assert code == 0, gone
     assert not swarm_manager.services.list(filters={"name": name})
     assert not swarm_manager.containers.list(all=True, filters={"name": name})
+
+
+def test_job_steps_time_out_read_files_and_keep_long_output(
+    swarm_manager: docker.DockerClient, registry: Registry
+) -> None:
+    """The task's runner: output past one log line's worth comes back whole, a step past its
+    timeout is killed (no exit code) and ends the job, a missing file is reported as such."""
+    runtime = SwarmRuntime(registry=registry.address)
+    (case,) = load_cases(["KI-0002"])
+    spec = case.lab_spec("debian:12")
+    image = build_lab_image(runtime, spec, {}, Catalog.load()).tag
+    steps = (JobStep(run="seq 1 20000; echo oops >&2; exit 4", timeout=30),
+             JobStep(file="/etc/debian_version"), JobStep(file="/no/such/file"),
+             JobStep(run="sleep 30", timeout=1), JobStep(run="echo never"))  # fmt: skip
+    labels = {RUN_LABEL: RUN_ID, "remotefix.case": "KI-TEST"}
+    record = runtime.run_job(JobRequest(image, job_name("job-test"), labels, steps))
+    assert record.error is None, record.error
+    long, version, missing, slept = record.steps
+    assert long.exit_code == 4 and long.stderr == b"oops\n"
+    assert long.stdout.decode().split() == [str(n) for n in range(1, 20001)]
+    assert version.stdout.startswith(b"12.") and missing.missing
+    assert slept.timed_out and slept.exit_code is None
+    assert not _ours(swarm_manager)
