@@ -26,8 +26,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import time
-import uuid
 from collections.abc import Mapping
 from typing import Any
 
@@ -37,6 +35,8 @@ import docker.types
 
 from remotefix import dockerapi
 from remotefix.errors import ConfigError, DependencyError, LabError
+from remotefix.lab import _swarm_services as services
+from remotefix.lab._swarm_services import job_name as job_name  # the name jobs get
 from remotefix.lab.build import LAB_REPOSITORY
 from remotefix.lab.registry import LAB_REPOSITORY as REGISTRY_REPOSITORY
 from remotefix.lab.registry import Registry
@@ -47,14 +47,11 @@ from remotefix.progress import Progress, quiet
 
 JOB_KIND = "swarm-job"
 KIND_LABEL = "remotefix.kind"
-SERVICE_LABEL = "com.docker.swarm.service.id"
 START_TIMEOUT = 120.0
 """Seconds a task may take to be scheduled, pull its image and start."""
 INIT_WAIT = 60.0
 SLACK = 30.0
 """Seconds on top of the steps' own timeouts before a running task counts as lost."""
-_WAITING = {"new", "pending", "assigned", "accepted", "ready", "preparing", "starting"}
-_LOST = {"failed", "rejected", "shutdown", "orphaned", "remove"}
 REGISTRY_HINT = "pass --registry HOST:PORT, or set registry in config.toml [defaults]"
 NOT_MANAGER_HINT = (
     "make it one (docker swarm init --advertise-addr ADDR) or point DOCKER_HOST at a manager"
@@ -178,24 +175,24 @@ class SwarmRuntime:
         if not request.image.startswith(f"{self.registry.address}/"):
             return self.local.start(request)
         command = request.options.command
-        spec = _ServiceSpec(request.image, request.name, request.labels, dict(request.env),
+        spec = services.ServiceSpec(request.image, request.name, request.labels, dict(request.env),
                             request.hostname, list(command) if command else None)  # fmt: skip
-        service = self._create(spec)
+        service = services.create(self.api, spec, self.constraints)
         try:
-            problem = self._wait(service, budget=None)
+            problem = services.wait(service, start_timeout=self.start_timeout, budget=None)
             if problem:
                 raise LabError(f"lab {request.name} did not start: {problem}")
             return self._adopt(service, request.name)
         except BaseException:
-            self._remove(service)
+            services.remove(self.api, service)
             raise
 
     def _adopt(self, service: Any, name: str) -> Instance:
-        filters = {"label": f"{SERVICE_LABEL}={service.id}"}
+        filters = {"label": f"{services.SERVICE_LABEL}={service.id}"}
         with dockerapi.docker_errors(f"finding the task of {name}"):
             found = self.api.containers.list(filters=filters)
             if not found:
-                node = (_task(service) or {}).get("NodeID", "?")
+                node = (services.task(service) or {}).get("NodeID", "?")
                 raise LabError(f"lab {name} runs on node {node}, not on the manager's own node",
                                hint="exec into a swarm lab works on one node: pin it with a "
                                     "constraint, or use regress (jobs run anywhere)")  # fmt: skip
@@ -255,93 +252,17 @@ class SwarmRuntime:
         budget = INIT_WAIT + SLACK + sum(s.timeout for s in request.steps if s.run)
         env = {JOB_ENV: job_env(request.steps, init_wait=INIT_WAIT)}
         labels = {KIND_LABEL: JOB_KIND, **request.labels}
-        spec = _ServiceSpec(request.image, request.name, labels, env, request.hostname,
+        spec = services.ServiceSpec(request.image, request.name, labels, env, request.hostname,
                             runner_argv())  # fmt: skip
-        service = self._create(spec)
+        service = services.create(self.api, spec, self.constraints)
         try:
-            problem = self._wait(service, budget, until="complete")
-            lines = self._log_lines(service)
+            problem = services.wait(service, start_timeout=self.start_timeout, budget=budget,
+                                    until="complete")  # fmt: skip
+            lines = services.log_lines(service)
         finally:
-            self._remove(service)
+            services.remove(self.api, service)
         record = parse_record(lines)
         return JobRecord(record.steps, problem) if problem else record
 
-    def _create(self, spec: _ServiceSpec) -> Any:
-        labels = dockerapi.labels(**spec.labels)
-        with dockerapi.docker_errors(f"creating swarm service {spec.name}"):
-            return self.api.services.create(
-                spec.image, command=spec.command, name=spec.name, labels=labels,
-                container_labels=labels, env=[f"{k}={v}" for k, v in spec.env.items()],
-                hostname=spec.hostname, constraints=list(self.constraints),
-                restart_policy=docker.types.RestartPolicy(condition="none"),
-            )  # fmt: skip
-
-    def _wait(self, service: Any, budget: float | None, *, until: str = "running") -> str | None:
-        """Poll the task until it is ``until``; None when it got there, else why not (bounded).
-        ``budget``: seconds it may run before it counts as lost (None: ``until`` is running)."""
-        started = time.monotonic()
-        start_by, end_by = started + self.start_timeout, None
-        while True:
-            task = _task(service)
-            state = str((task or {}).get("Status", {}).get("State", "new"))
-            if state == until:
-                return None
-            if state == "complete":
-                return "task ended before it was seen running"
-            now = time.monotonic()
-            if state in _LOST:
-                return f"task {state}: {_why(task)}"
-            if state in _WAITING and now > start_by:
-                return f"task did not start in {round(now - started)}s ({state}: {_why(task)})"
-            if state == "running" and budget is not None:
-                end_by = end_by or now + budget
-                if now > end_by:
-                    return f"task still running after {budget:.0f}s (its node may have failed)"
-            time.sleep(0.2)
-
-    def _log_lines(self, service: Any) -> list[str]:
-        with dockerapi.docker_errors("reading the swarm job's output"):
-            raw = b"".join(service.logs(stdout=True, stderr=False, follow=False))
-        return raw.decode(errors="replace").splitlines()
-
-    def _remove(self, service: Any) -> None:
-        with (
-            dockerapi.docker_errors("removing a swarm service"),
-            contextlib.suppress(docker.errors.NotFound),
-        ):
-            service.remove()
-        # on this node, wait (briefly) until the task's container is gone too
-        deadline = time.monotonic() + 10
-        filters = {"label": f"{SERVICE_LABEL}={service.id}"}
-        while time.monotonic() < deadline and self.api.containers.list(all=True, filters=filters):
-            time.sleep(0.1)
-
     def close(self) -> None:
         self.local.close()
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class _ServiceSpec:
-    image: str
-    name: str
-    labels: Mapping[str, str]
-    env: Mapping[str, str]
-    hostname: str
-    command: list[str] | None
-
-
-def job_name(prefix: str) -> str:
-    """A service name: lower-case letters, digits and '-', at most 63 characters, unique."""
-    cleaned = "".join(c if c.isalnum() else "-" for c in prefix.lower()).strip("-")
-    return f"{cleaned[:54]}-{uuid.uuid4().hex[:8]}"
-
-
-def _task(service: Any) -> dict[str, Any] | None:
-    with dockerapi.docker_errors("asking the swarm about a task"):
-        tasks = service.tasks()
-    return max(tasks, key=lambda t: t.get("CreatedAt", ""), default=None)
-
-
-def _why(task: dict[str, Any] | None) -> str:
-    status = (task or {}).get("Status", {})
-    return str(status.get("Err") or status.get("Message") or "no task yet")
