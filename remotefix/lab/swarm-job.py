@@ -92,4 +92,5 @@ def main():
     emit(done=True)
 
 
-main()
+if __name__ == "__main__":  # python3 -c runs it as __main__; an import does not
+    main()
