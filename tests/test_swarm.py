@@ -49,13 +49,13 @@ def _ours(api: docker.DockerClient) -> list[str]:
 def test_swarm_matrix_gives_the_local_junit_verdicts(
     tmp_path: Path,
     swarm_manager: docker.DockerClient,
-    registry: Registry,
+    swarm_registry: Registry,
 ) -> None:
     workspace = Workspace.default()
     selected = cells(load_cases(CASES), ["debian:12"])
     local = run_matrix(selected, workspace=workspace, jobs=2)
     swarm = run_matrix(selected, workspace=workspace, jobs=2, runtime="swarm",
-                       registry=registry.address)  # fmt: skip
+                       registry=swarm_registry.address)  # fmt: skip
     junit_xml(selected, local, tmp_path / "local.xml")
     junit_xml(selected, swarm, tmp_path / "swarm.xml")
     assert _verdicts(tmp_path / "swarm.xml") == _verdicts(tmp_path / "local.xml")
@@ -67,22 +67,22 @@ def test_swarm_matrix_gives_the_local_junit_verdicts(
 
 def test_unchanged_spec_is_not_pushed_again(
     swarm_manager: docker.DockerClient,
-    registry: Registry,
+    swarm_registry: Registry,
 ) -> None:
     """The registry holds the tag, so publish neither looks at the local image nor pushes."""
-    runtime = SwarmRuntime(registry=registry.address)
+    runtime = SwarmRuntime(registry=swarm_registry.address)
     tag = "0123456789ab"
     runtime.publish("remotefix/base:debian-12", tag)
-    assert registry.has(tag)
-    assert runtime.publish("remotefix/no-such-image:anywhere", tag) == registry.ref(tag)
+    assert swarm_registry.has(tag)
+    assert runtime.publish("remotefix/no-such-image:anywhere", tag) == swarm_registry.ref(tag)
 
 
 def test_task_that_never_starts_is_an_error_cell_with_the_reason(
     tmp_path: Path,
     swarm_manager: docker.DockerClient,
-    registry: Registry,
+    swarm_registry: Registry,
 ) -> None:
-    runtime = SwarmRuntime(registry=registry.address, start_timeout=3,
+    runtime = SwarmRuntime(registry=swarm_registry.address, start_timeout=3,
                            constraints=("node.labels.remotefix-test-nowhere==1",))  # fmt: skip
     (case,) = load_cases(["KI-0002"])
     result = swarm_reproducer(Workspace.default(), runtime)(case, "debian:12")
@@ -113,17 +113,17 @@ def test_swarm_regress_needs_a_registry_and_a_good_address() -> None:
 
 
 def test_lab_up_on_the_swarm_single_node_path(
-    tmp_path: Path, swarm_manager: docker.DockerClient, registry: Registry
+    tmp_path: Path, swarm_manager: docker.DockerClient, swarm_registry: Registry
 ) -> None:
     """A swarm lab: a service whose task the manager's engine execs into; down removes both."""
     spec = tmp_path / "lab.yaml"
     spec.write_text("base: debian:12\n")
     name = f"swarm-lab-{RUN_ID[-6:]}"
     code, made = cli_json("lab", "up", str(spec), "--runtime", "swarm", "--registry",
-                          registry.address, "--name", name)  # fmt: skip
+                          swarm_registry.address, "--name", name)  # fmt: skip
     try:
         assert code == 0, made
-        assert made["image"].startswith(f"{registry.address}/remotefix-lab:")
+        assert made["image"].startswith(f"{swarm_registry.address}/remotefix-lab:")
         assert made["ssh_port"] is None and made["fidelity"]["counts"].get("missing", 0) == 0
         assert [s.name for s in swarm_manager.services.list(filters={"name": name})] == [name]
         code, out = cli_json("lab", "exec", name, "--", "cat", "/etc/debian_version")
@@ -136,11 +136,11 @@ def test_lab_up_on_the_swarm_single_node_path(
 
 
 def test_job_steps_time_out_read_files_and_keep_long_output(
-    swarm_manager: docker.DockerClient, registry: Registry
+    swarm_manager: docker.DockerClient, swarm_registry: Registry
 ) -> None:
     """The task's runner: output past one log line's worth comes back whole, a step past its
     timeout is killed (no exit code) and ends the job, a missing file is reported as such."""
-    runtime = SwarmRuntime(registry=registry.address)
+    runtime = SwarmRuntime(registry=swarm_registry.address)
     (case,) = load_cases(["KI-0002"])
     spec = case.lab_spec("debian:12")
     image = build_lab_image(runtime, spec, {}, Catalog.load()).tag
