@@ -13,6 +13,7 @@ import pytest
 from remotefix.cases.model import load_cases
 from remotefix.cases.regress import cells, junit_xml, run_matrix
 from remotefix.cases.repro_swarm import swarm_reproducer
+from remotefix.config import CONFIG_ENV
 from remotefix.dockerapi import RUN_LABEL
 from remotefix.lab.build import build_lab_image
 from remotefix.lab.catalog import Catalog
@@ -104,12 +105,19 @@ def test_a_cut_off_task_is_an_error_not_a_verdict() -> None:
     assert done.error is None and done.steps[0].stdout == b"hi" and done.steps[0].exit_code == 3
 
 
-def test_swarm_regress_needs_a_registry_and_a_good_address() -> None:
+def test_swarm_regress_needs_a_registry_and_a_good_address(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     code, out = cli_json("regress", "KI-0002", "--matrix", "debian:12", "--runtime", "swarm")
     assert code == 3 and "needs a registry" in out["error"]["message"]
     code, out = cli_json("regress", "KI-0002", "--matrix", "debian:12", "--runtime", "swarm",
                          "--registry", "http://x")  # fmt: skip
     assert code == 3 and "bad registry address" in out["error"]["message"]
+    config = tmp_path / "config.toml"
+    config.write_text('[defaults]\nregistry = "from config"\n')
+    monkeypatch.setenv(CONFIG_ENV, str(config))
+    code, out = cli_json("regress", "KI-0002", "--matrix", "debian:12", "--runtime", "swarm")
+    assert code == 3 and "'from config'" in out["error"]["message"]
 
 
 def test_lab_up_on_the_swarm_single_node_path(
