@@ -84,9 +84,16 @@ def remove(api: docker.DockerClient, service: Any) -> None:
         service.remove()
     # on this node, wait (briefly) until the task's container is gone too
     deadline = time.monotonic() + 10
-    filters = {"label": f"{SERVICE_LABEL}={service.id}"}
-    while time.monotonic() < deadline and api.containers.list(all=True, filters=filters):
+    while time.monotonic() < deadline and task_containers(api, service.id, every=True):
         time.sleep(0.1)
+
+
+def task_containers(api: docker.DockerClient, service_id: str, *, every: bool) -> list[str]:
+    """IDs of the service's task containers on this engine (running only unless ``every``).
+    The low-level list: no inspect per container, which races with their removal."""
+    filters = {"label": f"{SERVICE_LABEL}={service_id}"}
+    with dockerapi.docker_errors("listing a service's task containers"):
+        return [str(c["Id"]) for c in api.api.containers(all=every, filters=filters)]
 
 
 def job_name(prefix: str) -> str:

@@ -188,15 +188,14 @@ class SwarmRuntime:
             raise
 
     def _adopt(self, service: Any, name: str) -> Instance:
-        filters = {"label": f"{services.SERVICE_LABEL}={service.id}"}
-        with dockerapi.docker_errors(f"finding the task of {name}"):
-            found = self.api.containers.list(filters=filters)
-            if not found:
-                node = (services.task(service) or {}).get("NodeID", "?")
-                raise LabError(f"lab {name} runs on node {node}, not on the manager's own node",
-                               hint="exec into a swarm lab works on one node: pin it with a "
-                                    "constraint, or use regress (jobs run anywhere)")  # fmt: skip
-            found[0].rename(name)
+        found = services.task_containers(self.api, service.id, every=False)
+        if not found:
+            node = (services.task(service) or {}).get("NodeID", "?")
+            raise LabError(f"lab {name} runs on node {node}, not on the manager's own node",
+                           hint="exec into a swarm lab works on one node: pin it with a "
+                                "constraint, or use regress (jobs run anywhere)")  # fmt: skip
+        with dockerapi.docker_errors(f"naming the task of {name}"):
+            self.api.api.rename(found[0], name)
         instance = self.local.get(name)
         if instance is None:
             raise LabError(f"lab {name}: its task ended while starting")
