@@ -57,7 +57,7 @@ def ls(app: App) -> None:
             "built": image.labels.get("remotefix.built", ""),
             "size_mb": round(image.size / 1e6, 1),
         }
-        for image in list_base_images(LocalRuntime())
+        for image in list_base_images(LocalRuntime(), Catalog.load())
     ]
     rows.sort(key=lambda row: str(row["tag"]))
 

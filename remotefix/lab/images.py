@@ -22,7 +22,7 @@ from filelock import FileLock
 
 from remotefix.dockerapi import LABEL
 from remotefix.errors import DependencyError, ImageBuildError
-from remotefix.lab.catalog import BaseImage
+from remotefix.lab.catalog import BaseImage, Catalog
 from remotefix.lab.runtime import Image, LabRuntime
 from remotefix.progress import Progress, quiet
 from remotefix.workspace import Workspace
@@ -180,9 +180,11 @@ def _slim(rootfs: Path) -> None:
         deb.unlink()
 
 
-def list_base_images(runtime: LabRuntime) -> list[Image]:
-    """The base images that exist (``remotefix.kind=base``), one entry per tag."""
-    return runtime.list_images({LABEL: "1", KIND_LABEL: "base"})
+def list_base_images(runtime: LabRuntime, catalog: Catalog) -> list[Image]:
+    """The catalog's base images that exist (images built FROM one inherit its labels, so the
+    labels alone do not tell a base image)."""
+    found = (find_image(runtime, base) for base in catalog.images.values())
+    return [image for image in found if image is not None]
 
 
 def remove_base_image(runtime: LabRuntime, base: BaseImage) -> bool:

@@ -24,7 +24,7 @@ from filelock import FileLock
 
 from remotefix import dockerapi
 from remotefix.collect.bundle import open_bundle, read_members
-from remotefix.errors import ConfigError, DependencyError, LabError, TransportError
+from remotefix.errors import ConfigError, DependencyError, LabError
 from remotefix.lab import fidelity
 from remotefix.lab.build import KIND_LABEL, SPEC_LABEL, LabImage, build_lab_image
 from remotefix.lab.catalog import Catalog
@@ -221,7 +221,7 @@ def _hostname(text: str) -> str:
 def _wait_ready(runtime: LabRuntime, name: str) -> None:
     deadline = time.monotonic() + READY_TIMEOUT
     while time.monotonic() < deadline:
-        with contextlib.suppress(TransportError):  # the container may have just stopped
+        with contextlib.suppress(LabError):  # the container may have just stopped
             if runtime.exec(name, ["test", "-f", READY_FILE], timeout=10).exit_code == 0:
                 return
         found = runtime.get(name)

@@ -155,7 +155,7 @@ def prune(
         return Pruned(tuple(doomed), tuple(images), True)
     for name in doomed:
         labs.down(name, workspace=workspace, runtime=runtime)
-    gone = [ref for ref in images if _remove(runtime, ref)]
+    gone = [ref for ref in reversed(images) if _remove(runtime, ref)]  # snapshots before parents
     return Pruned(tuple(doomed), tuple(gone), False)
 
 

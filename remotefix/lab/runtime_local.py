@@ -23,7 +23,7 @@ import docker
 import docker.errors
 
 from remotefix import dockerapi
-from remotefix.errors import LabError
+from remotefix.errors import LabError, TransportError
 from remotefix.lab.runtime import (
     SSH_PORT,
     Built,
@@ -222,8 +222,10 @@ class LocalRuntime:
             target = Target(name=name, connection="docker", host=name)
             transport = DockerTransport(target, client=self.api, user=user)
             self._transports[(name, user or "")] = transport
-        with dockerapi.docker_errors(f"exec in {name}"):
+        try:
             result = transport.run(shlex.join(argv), timeout=timeout)
+        except TransportError as exc:  # not running, gone, stream broken: a lab problem here
+            raise LabError(f"exec in {name}: {exc.message}", hint=exc.hint) from exc
         return ExecResult(result.exit_code, result.stdout + result.stderr, result.timed_out)
 
     def logs(self, name: str, *, tail: int = 20) -> str:
