@@ -30,6 +30,8 @@ def _regress(extra: list[str]) -> tuple[float, int, int]:
     elapsed = time.perf_counter() - started
     shutil.rmtree(home, ignore_errors=True)
     rows = json.loads(done.stdout) if done.stdout.strip().startswith("[") else []
+    if not rows:
+        print(f"  no matrix ({' '.join(extra) or 'local'}): {done.stderr.strip()[-300:]}")
     return elapsed, len(rows), sum(1 for r in rows if r["as_declared"])
 
 
