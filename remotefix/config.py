@@ -7,6 +7,7 @@ option; a table named after a command (``[diagnose]``, ``[lab.up]``) applies to 
     forks = 16
     timeout = 120
     mirror = "http://deb.debian.org/debian"
+    registry = "127.0.0.1:5000"   # regress / lab up --runtime swarm
 
     [diagnose]
     profile = "quick"

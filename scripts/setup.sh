@@ -15,6 +15,7 @@ command -v ssh >/dev/null || need_pkgs+=(openssh-client)
 command -v ip >/dev/null || need_pkgs+=(iproute2)
 command -v sudo >/dev/null || need_pkgs+=(sudo)
 command -v chromium >/dev/null || need_pkgs+=(chromium)  # page tests (reports) render in it
+command -v docker-registry >/dev/null || need_pkgs+=(docker-registry)  # swarm tests' registry
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   say "installing ${need_pkgs[*]}"
   apt-get update -qq
@@ -22,6 +23,11 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
 fi
 # Debian's openssh-server starts sshd on port 22 when installed; remotefix never needs that one.
 mkdir -p /run/sshd
+# Debian's docker-registry starts one on :5000 (every interface) under systemd; the swarm tests
+# start their own on 127.0.0.1, so the packaged service stays off.
+if [[ " ${need_pkgs[*]} " == *" docker-registry "* ]] && command -v systemctl >/dev/null; then
+  systemctl disable --now docker-registry >/dev/null 2>&1 || true
+fi
 
 if ! timeout 10 docker info >/dev/null 2>&1; then
   say "starting dockerd (log: /var/log/remotefix-dockerd.log)"

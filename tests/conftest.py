@@ -23,6 +23,7 @@ from tests.fixtures.docker import (  # noqa: F401  (fixtures are registered by i
     remove_lab_images,
 )
 from tests.fixtures.sshd import sshd, sshd_factory  # noqa: F401
+from tests.fixtures.swarm import swarm_manager, swarm_registry  # noqa: F401
 from tests.winrm_endpoint.fixture import winrm_endpoint, winrm_https_endpoint  # noqa: F401
 
 BASE_RUN_ID = os.environ.setdefault(RUN_ENV, f"pytest-{uuid.uuid4().hex[:12]}")

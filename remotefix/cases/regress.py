@@ -61,14 +61,18 @@ def run_matrix(
     selected: list[Cell], *, workspace: Workspace, jobs: int = DEFAULT_JOBS,
     on_done: Callable[[Cell, ReproResult], None] | None = None,
     on_start: Callable[[Cell], None] | None = None,
+    runtime: str = "local", registry: str | None = None,
 ) -> dict[str, ReproResult]:  # fmt: skip
-    """Reproduce every cell, ``jobs`` at a time; results by cell key."""
+    """Reproduce every cell, ``jobs`` at a time, on the lab ``runtime``; results by cell key.
+
+    ``swarm``: each cell is a swarm job, its image pulled from ``registry`` (HOST:PORT)."""
     results: dict[str, ReproResult] = {}
+    reproducer = _reproducer(runtime, registry, workspace)
 
     def one(cell: Cell) -> ReproResult:
         if on_start:
             on_start(cell)
-        return reproduce(cell.case, workspace=workspace, on=cell.on)
+        return reproducer(cell.case, cell.on)
 
     with ThreadPoolExecutor(
         max_workers=max(1, jobs), thread_name_prefix="remotefix-regress"
@@ -80,6 +84,19 @@ def run_matrix(
             if on_done:
                 on_done(cell, results[cell.key])
     return results
+
+
+def _reproducer(
+    runtime: str, registry: str | None, workspace: Workspace
+) -> Callable[[KnownIssue, str], ReproResult]:
+    if runtime == "local":
+        return lambda case, on: reproduce(case, workspace=workspace, on=on)
+    if runtime != "swarm":
+        raise ConfigError(f"unknown lab runtime {runtime!r}", hint="use local or swarm")
+    from remotefix.cases.repro_swarm import swarm_reproducer  # the swarm's SDK use, when asked
+    from remotefix.lab.runtime_swarm import SwarmRuntime
+
+    return swarm_reproducer(workspace, SwarmRuntime(registry=registry))
 
 
 def junit_xml(selected: list[Cell], results: dict[str, ReproResult], path: Path) -> None:

@@ -283,6 +283,14 @@ def _render_repro(app: App, result: ReproResult) -> None:
     "--html", type=click.Path(dir_okay=False, path_type=Path),
     help="The matrix as a self-contained page (cells coloured by verdict vs declaration).",
 )  # fmt: skip
+@click.option(
+    "--runtime", type=click.Choice(["local", "swarm"]), default="local", show_default=True,
+    help="Where cells run: this Docker engine, or as Swarm services (DOCKER_HOST: a manager).",
+)  # fmt: skip
+@click.option(
+    "--registry", metavar="HOST:PORT",
+    help="Registry the swarm's nodes pull lab images from (--runtime swarm; config: registry).",
+)  # fmt: skip
 @pass_app
 def regress(app: App, sources: tuple[str, ...], **opts: Any) -> None:
     """Run every case on every OS; fail when a verdict differs from its declaration.
@@ -322,8 +330,9 @@ def regress(app: App, sources: tuple[str, ...], **opts: Any) -> None:
 
     with live or nullcontext():
         results = run_matrix(
-            selected, workspace=app.workspace, jobs=opts["jobs"], on_start=started, on_done=done
-        )
+            selected, workspace=app.workspace, jobs=opts["jobs"], on_start=started, on_done=done,
+            runtime=opts["runtime"], registry=opts["registry"],
+        )  # fmt: skip
     if opts["junit"]:
         junit_xml(selected, results, opts["junit"])
     if opts["html"]:

@@ -24,6 +24,7 @@ from remotefix.grants import parse_duration
 from remotefix.lab import labs, lifecycle, snapshots
 from remotefix.lab.catalog import Catalog
 from remotefix.lab.plan import is_windows, plan_lab
+from remotefix.lab.runtime import LabRuntime, get_runtime
 from remotefix.lab.spec import LabSpec, dump_spec, load_spec
 from remotefix.session import Session
 
@@ -108,6 +109,16 @@ def plan(
     )
 
 
+_RUNTIME = click.option(
+    "--runtime", type=click.Choice(["local", "swarm"]), default="local", show_default=True,
+    help="This Docker engine, or a Swarm service (one-node path: DOCKER_HOST is the manager).",
+)  # fmt: skip
+
+
+def _runtime(name: str, registry: str | None) -> LabRuntime:
+    return get_runtime(name, registry=registry) if name == "swarm" else get_runtime(name)
+
+
 @lab.command("up")
 @click.argument("source", type=_SOURCE, required=False)
 @click.option("--from-snapshot", "snapshot_tag", help="Start from a lab snapshot (no build).")
@@ -124,6 +135,11 @@ def plan(
     help="Keep the lab afterwards? always (default: `lab up` is for working in it), never "
     "(just measure its fidelity), or on-failure (only when something is missing).",
 )
+@_RUNTIME
+@click.option(
+    "--registry", metavar="HOST:PORT",
+    help="Registry the swarm pulls lab images from (--runtime swarm; config: registry).",
+)  # fmt: skip
 @pass_app
 def up(app: App, source: Path, **opts: Any) -> None:
     """Bring up a lab from a spec (.yaml), a bundle / fingerprint, or --from-snapshot TAG.
@@ -144,6 +160,7 @@ def up(app: App, source: Path, **opts: Any) -> None:
         return
     spec = _plan(source, opts["packages"], opts["all_packages"])
     clock = timings.PhaseClock(app.progress, first="spec and image (cache lookup or build)")
+    runtime = _runtime(opts["runtime"], opts["registry"])
     made = labs.up(
         spec,
         workspace=app.workspace,
@@ -151,22 +168,22 @@ def up(app: App, source: Path, **opts: Any) -> None:
         case=opts["case"],
         refresh_index=opts["refresh_index"],
         progress=clock,
+        runtime=runtime,
     )
     for done in clock.stop() if app.verbose else ():
         app.progress(f"{done.seconds:6.2f}s  {shown(done.name)}")
     report = made.fidelity or {}
     failed = report.get("counts", {}).get("missing", 0) > 0
     if opts["keep"] == "never" or (opts["keep"] == "on-failure" and not failed):
-        labs.down(made.name, workspace=app.workspace)
+        labs.down(made.name, workspace=app.workspace, runtime=runtime)
         made.status = "removed"
     app.emit(made.to_dict(), lambda: _render_up(app, made))
 
 
 def _render_up(app: App, made: labs.Lab) -> None:
     state = "cached image" if made.cached else f"built in {made.build_s:.1f}s"
-    app.out.print(
-        f"lab [bold]{shown(made.name)}[/] {made.status} ({state}), ssh on 127.0.0.1:{made.ssh_port}"
-    )
+    ssh = f"ssh on 127.0.0.1:{made.ssh_port}" if made.ssh_port else "no ssh port (lab exec/shell)"
+    app.out.print(f"lab [bold]{shown(made.name)}[/] {made.status} ({state}), {ssh}")
     _render_fidelity(app, made.fidelity or {})
 
 
@@ -386,8 +403,9 @@ def snapshots_cmd(app: App) -> None:
     help="Keep the lab's image (it holds the customer's configs: by default it goes with the "
     "last lab using it).",
 )
+@_RUNTIME
 @pass_app
-def down(app: App, names: tuple[str, ...], keep_image: bool) -> None:
+def down(app: App, names: tuple[str, ...], keep_image: bool, runtime: str) -> None:
     """Remove labs, and each lab's image once no other lab uses it.
 
     \b
@@ -395,8 +413,10 @@ def down(app: App, names: tuple[str, ...], keep_image: bool) -> None:
       remotefix lab down lab-1a2b3c4d-ef01
       remotefix lab down lab-1a2b3c4d-ef01 --keep-image
     """
+    where = _runtime(runtime, None)
     results = {
-        n: lifecycle.teardown(n, workspace=app.workspace, keep_image=keep_image) for n in names
+        n: lifecycle.teardown(n, workspace=app.workspace, keep_image=keep_image, runtime=where)
+        for n in names
     }
 
     def render() -> None:
