@@ -123,7 +123,8 @@ def test_swarm_regress_needs_a_registry_and_a_good_address(
 def test_lab_up_on_the_swarm_single_node_path(
     tmp_path: Path, swarm_manager: docker.DockerClient, swarm_registry: Registry
 ) -> None:
-    """A swarm lab: a service whose task the manager's engine execs into; down removes both."""
+    """A swarm lab: a service whose task the manager's engine execs into; a plain down (the
+    recorded runtime) removes both."""
     spec = tmp_path / "lab.yaml"
     spec.write_text("base: debian:12\n")
     name = f"swarm-lab-{RUN_ID[-6:]}"
@@ -137,7 +138,7 @@ def test_lab_up_on_the_swarm_single_node_path(
         code, out = cli_json("lab", "exec", name, "--", "cat", "/etc/debian_version")
         assert code == 0 and out["stdout"].startswith("12."), out
     finally:
-        code, gone = cli_json("lab", "down", name, "--runtime", "swarm")
+        code, gone = cli_json("lab", "down", name)  # the lab's recorded runtime: swarm
     assert code == 0, gone
     assert not swarm_manager.services.list(filters={"name": name})
     assert not swarm_manager.containers.list(all=True, filters={"name": name})

@@ -403,9 +403,12 @@ def snapshots_cmd(app: App) -> None:
     help="Keep the lab's image (it holds the customer's configs: by default it goes with the "
     "last lab using it).",
 )
-@_RUNTIME
+@click.option(
+    "--runtime", type=click.Choice(["local", "swarm"]),
+    help="Where the lab runs (default: the runtime it was started on, as recorded).",
+)  # fmt: skip
 @pass_app
-def down(app: App, names: tuple[str, ...], keep_image: bool, runtime: str) -> None:
+def down(app: App, names: tuple[str, ...], keep_image: bool, runtime: str | None) -> None:
     """Remove labs, and each lab's image once no other lab uses it.
 
     \b
@@ -413,9 +416,13 @@ def down(app: App, names: tuple[str, ...], keep_image: bool, runtime: str) -> No
       remotefix lab down lab-1a2b3c4d-ef01
       remotefix lab down lab-1a2b3c4d-ef01 --keep-image
     """
-    where = _runtime(runtime, None)
     results = {
-        n: lifecycle.teardown(n, workspace=app.workspace, keep_image=keep_image, runtime=where)
+        n: lifecycle.teardown(
+            n,
+            workspace=app.workspace,
+            keep_image=keep_image,
+            runtime=_runtime(runtime or labs.recorded_runtime(app.workspace, n), None),
+        )
         for n in names
     }
 

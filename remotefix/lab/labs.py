@@ -59,6 +59,7 @@ class Lab:
     fidelity: dict[str, Any] | None = None
     build_s: float = 0.0
     cached: bool = False
+    runtime: str = "local"
 
     @property
     def target(self) -> Target:
@@ -192,7 +193,8 @@ def _start(
         with contextlib.suppress(LabError):
             runtime.remove(name)
         raise
-    return Lab(name, image, case, digest, created, instance.ssh_port, host_key)
+    return Lab(name, image, case, digest, created, instance.ssh_port, host_key,
+               runtime=runtime.name)  # fmt: skip
 
 
 def start_from_image(
@@ -318,9 +320,15 @@ def list_labs(
                 host_key=saved.get("host_key"),
                 status=instance.status,
                 fidelity=saved.get("fidelity"),
+                runtime=saved.get("runtime", "local"),
             )
         )
     return sorted(labs, key=lambda lab: lab.created)
+
+
+def recorded_runtime(workspace: Workspace, name: str) -> str:
+    """The runtime the lab ``name`` was started on, as recorded (``local`` when unknown)."""
+    return str(_load(workspace, name).get("runtime") or "local")
 
 
 def _load(workspace: Workspace, name: str) -> dict[str, Any]:
