@@ -27,7 +27,7 @@ from filelock import FileLock
 from remotefix import dockerapi
 from remotefix.collect.bundle import open_bundle, read_members
 from remotefix.errors import ConfigError, DependencyError, LabError
-from remotefix.lab import fidelity
+from remotefix.lab import fidelity, systemd
 from remotefix.lab.build import KIND_LABEL, SPEC_LABEL, build_lab_image
 from remotefix.lab.catalog import Catalog
 from remotefix.lab.spec import LabSpec
@@ -132,6 +132,7 @@ def up(
                 files=files,
                 services=spec.services,
                 withheld=spec.withheld,
+                init=spec.init,
             )
     except BaseException:
         down(name, workspace=workspace)
@@ -160,6 +161,7 @@ def _start(
         WORKSPACE_LABEL: workspace_id(workspace),
     }
     hostname = _hostname((customer or {}).get("hostname") or name)
+    options = systemd.start_options(api, image)
     with dockerapi.docker_errors(f"starting lab {name}"):
         container = api.containers.run(
             image,
@@ -169,8 +171,11 @@ def _start(
             hostname=hostname,
             environment={"REMOTEFIX_LAB_KEY": lab_public_key(workspace)},
             ports={"22/tcp": ("127.0.0.1", None)},
+            **options.run_kwargs(),
         )
     try:
+        if options.systemd:
+            systemd.wait_booted(container)
         _wait_ready(container)
         port = published_port(container, 10)
         wait_for_ssh_banner("127.0.0.1", port, timeout=20)

@@ -5,6 +5,11 @@ in any state (running, stopped, failed) plus those the engineer names; ``all_pac
 one. Copied: the config files of those services found in the bundle (redacted values stay
 redacted). Started in the lab: the ones running on the customer, and the failed ones (so they fail
 in the lab too); a stopped service stays stopped.
+
+A customer whose PID 1 is systemd gets a systemd lab (``init: systemd``): systemd pinned to the
+customer's version, every service unit enabled or disabled as on the customer, the unit files
+and drop-ins collected from /etc/systemd/system copied (an alias link is not a unit of its own,
+so it is left to ``systemctl enable``), and units the customer ran without enabling them started.
 """
 
 from __future__ import annotations
@@ -15,9 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from remotefix._yaml import load_yaml
+from remotefix.collect.bundle import read_members
 from remotefix.errors import ConfigError, LabError
+from remotefix.lab import systemd
 from remotefix.lab.catalog import Catalog
-from remotefix.lab.spec import LabSpec
+from remotefix.lab.spec import LabSpec, valid_unit
 from remotefix.resources import data_dir
 from remotefix.services import Service, ServiceSource, ServiceState, services_of
 
@@ -126,25 +133,55 @@ def plan_lab(
             f"package(s) not installed on the customer's machine: {', '.join(unknown)}",
             hint="check the name with: remotefix fingerprint show BUNDLE --json",
         )
+    boots_systemd = str(fingerprint.get("init") or "").startswith("systemd")
+    if boots_systemd:
+        wanted |= {p for p in systemd.PACKAGES if p in customer}
     pinned = dict(customer) if all_packages else {p: customer[p] for p in sorted(wanted)}
+    globs = [g for service in services for g in service.files]
+    if boots_systemd:
+        globs += UNIT_FILES
+    links = _unit_links(bundle, bundle_members or []) if boots_systemd else set()
     not_given = withheld_members(manifest or {})
     files, withheld = {}, {}
-    for service in services:
-        for member in bundle_members or []:
-            path = "/" + member.removeprefix("files/")
-            if member.startswith("files/") and any(fnmatch.fnmatch(path, g) for g in service.files):
-                if member in not_given:
-                    withheld[path] = not_given[member]
-                else:
-                    files[path] = f"bundle:{member}"
-    return LabSpec(
-        base=base.key,
-        packages=pinned,
-        files=files,
-        services=tuple(p.known.init for p in present if p.starts_in_lab),
-        bundle=bundle,
-        withheld=withheld,
-    )
+    for member in bundle_members or []:
+        path = "/" + member.removeprefix("files/")
+        if not member.startswith("files/") or path in links:
+            continue
+        if any(fnmatch.fnmatch(path, g) for g in globs):
+            if member in not_given:
+                withheld[path] = not_given[member]
+            else:
+                files[path] = f"bundle:{member}"
+    if not boots_systemd:
+        started = tuple(p.known.init for p in present if p.starts_in_lab)
+        return LabSpec(base=base.key, packages=pinned, files=files, services=started,
+                       bundle=bundle, withheld=withheld)  # fmt: skip
+    units = {s.name: "enabled" if s.enabled else "disabled" for s in _units(fingerprint)
+             if s.enabled is not None}  # fmt: skip
+    started = tuple(
+        s.name for s in _units(fingerprint)
+        if s.enabled is False and s.state in (ServiceState.RUNNING, ServiceState.FAILED)
+    )  # fmt: skip
+    return LabSpec(base=base.key, packages=pinned, files=files, services=started, bundle=bundle,
+                   withheld=withheld, init="systemd", units=units)  # fmt: skip
+
+
+UNIT_FILES = ["/etc/systemd/system/*.service", "/etc/systemd/system/*.service.d/*.conf"]
+LINKS_MEMBER = "commands/systemd-units/links.out"
+
+
+def _units(fingerprint: dict[str, Any]) -> list[Service]:
+    """The customer's systemd service units that a spec can name."""
+    return [s for s in services_of(fingerprint)
+            if s.source is ServiceSource.SYSTEMD and valid_unit(s.name)]  # fmt: skip
+
+
+def _unit_links(bundle: Path | None, members: list[str]) -> set[str]:
+    """Paths under /etc/systemd/system that are symlinks on the customer (aliases, masks)."""
+    if bundle is None or LINKS_MEMBER not in members:
+        return set()
+    text = read_members(bundle, [LINKS_MEMBER])[LINKS_MEMBER].decode(errors="replace")
+    return {line.split("\t", 1)[0] for line in text.splitlines() if line.strip()}
 
 
 def withheld_members(manifest: dict[str, Any]) -> dict[str, str]:
