@@ -97,7 +97,8 @@ def start_options(api: docker.DockerClient, image: str) -> StartOptions:
 def wait_booted(container: Any, timeout: float = BOOT_TIMEOUT) -> str:
     """Wait (bounded) for ``systemctl is-system-running --wait``; ``running`` or ``degraded``
     (some unit failed, as it may on the customer) is booted; anything else is an error. Until
-    systemd has made its socket, systemctl cannot connect: that is retried, not an answer."""
+    systemd has made its socket and /run/systemd/system, systemctl cannot connect or says
+    ``offline``: that is retried, not an answer."""
     deadline = time.monotonic() + timeout
     state = "no answer"
     while time.monotonic() < deadline:
@@ -109,7 +110,7 @@ def wait_booted(container: Any, timeout: float = BOOT_TIMEOUT) -> str:
         state = (text.splitlines() or ["no answer"])[-1]
         if state in ("running", "degraded"):
             return state
-        if "Failed to connect to bus" not in text:
+        if state != "offline" and "Failed to connect to bus" not in text:
             break
         container.reload()
         if container.status == "exited":
