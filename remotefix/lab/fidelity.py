@@ -312,7 +312,7 @@ def _units(session: Session, customer: dict[str, Any] | None, lab: dict[str, Any
             continue
         got = here.get(unit.name)
         if got is None:
-            note = "no such unit in the lab (its package is not installed)"
+            note = "no such unit in the lab (its package or unit file is not there)"
             items.append(Item("unit", unit.name, "missing", unit.summary, None, note))
             continue
         same = (got.state, got.enabled) == (unit.state, unit.enabled)
