@@ -11,7 +11,7 @@ import pytest
 from remotefix.errors import ConfigError, LabError
 from remotefix.lab.catalog import Catalog
 from remotefix.lab.dockerfile import build_context, init_digest, render_dockerfile
-from remotefix.lab.fidelity import _unpinned
+from remotefix.lab.fidelity import _unpinned, unit_items
 from remotefix.lab.plan import plan_lab
 from remotefix.lab.spec import LabSpec, dump_spec, load_spec, spec_hash
 from remotefix.lab.systemd import StartOptions, options_for, parse_relaxed
@@ -112,3 +112,33 @@ def test_relaxed_lines_parse() -> None:
     assert parse_relaxed("redis-server\tPrivateUsers\n\nbad\n") == {
         "redis-server": ["PrivateUsers"]
     }
+
+
+def test_units_compare_active_and_enabled_state_and_say_what_was_relaxed() -> None:
+    def unit(name: str, state: str, enabled: bool | None) -> dict[str, Any]:
+        return {"name": name, "state": state, "enabled": enabled, "source": "systemd"}
+
+    customer = {
+        "services": [
+            unit("redis-server", "running", True),
+            unit("nginx", "failed", True),
+            unit("app", "running", True),
+            unit("gone", "running", True),
+            unit("cron", "running", None) | {"source": "sysvinit"},
+        ]
+    }
+    lab = {
+        "services": [
+            unit("redis-server", "running", True),
+            unit("nginx", "failed", True),
+            unit("app", "stopped", True),
+            unit("remotefix-lab", "exited", True),
+        ]
+    }
+    got = {i.name: i for i in unit_items(customer, lab, {"redis-server": ["PrivateUsers"]}, {})}
+    assert got["nginx"].status == "exact" and got["nginx"].lab == "failed, enabled"
+    assert got["redis-server"].status == "approximated"
+    assert got["redis-server"].note == "sandboxing relaxed in a container (PrivateUsers=no)"
+    assert (got["app"].status, got["app"].note) == ("approximated", "state differs")
+    assert got["gone"].status == "missing" and got["remotefix-lab"].status == "added"
+    assert "cron" not in got  # not a systemd unit on the customer

@@ -302,9 +302,19 @@ def _boot(session: Session, customer: dict[str, Any] | None) -> list[Item]:
 
 
 def _units(session: Session, customer: dict[str, Any] | None, lab: dict[str, Any]) -> list[Item]:
-    """Every customer service unit: active and enabled state, as ``systemctl`` says in both."""
+    """Every customer service unit, with what the lab's build relaxed or could not give."""
     relaxed = systemd.parse_relaxed(_read(session, f"cat {systemd.STATE_DIR}/relaxed"))
     unworkable = systemd.parse_relaxed(_read(session, f"cat {systemd.STATE_DIR}/unworkable"))
+    return unit_items(customer, lab, relaxed, unworkable)
+
+
+def unit_items(
+    customer: dict[str, Any] | None,
+    lab: dict[str, Any],
+    relaxed: dict[str, list[str]],
+    unworkable: dict[str, list[str]],
+) -> list[Item]:
+    """Every customer service unit: active and enabled state, as ``systemctl`` says in both."""
     here = {s.name: s for s in services_of(lab)}
     items = []
     for unit in services_of(customer or {}):
