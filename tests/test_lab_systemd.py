@@ -13,6 +13,7 @@ import struct
 import subprocess
 import sys
 import termios
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -134,6 +135,22 @@ def test_fidelity_compares_every_package_and_unit(in_home: Made) -> None:
     for kind, name in (("kernel", "kernel"), ("platform", "hardware"), ("platform", "clock")):
         assert items[(kind, name)]["status"] == "not reproducible"
     print(f"\nsystemd lab fidelity score {in_home.lab['fidelity']['score']}")
+
+
+def test_a_snapshot_of_a_systemd_lab_boots_systemd_again(in_home: Made) -> None:
+    tag = f"t-sysd-{uuid.uuid4().hex[:6]}"
+    code, out = cli_json("lab", "snapshot", in_home.lab["name"], tag)
+    assert code == 0, out
+    try:
+        code, again = cli_json("lab", "up", "--from-snapshot", tag, "--case", "C-SYSD")
+        assert code == 0, again
+        try:
+            assert _exec(again["name"], "cat /proc/1/comm").strip() == "systemd"
+            assert _exec(again["name"], "systemctl is-active nginx").strip() == "failed"
+        finally:
+            cli_json("lab", "down", again["name"])
+    finally:
+        cli_json("lab", "snapshot", "rm", tag)
 
 
 def _on_terminal(columns: int, *args: str) -> str:
