@@ -187,20 +187,34 @@ def _render_up(app: App, made: labs.Lab) -> None:
     _render_fidelity(app, made.fidelity or {})
 
 
+_STATUSES = ("exact", "approximated", "newer", "older", "missing", "added", "not reproducible")
+_COLOURS = {"exact": "green", "approximated": "yellow", "newer": "yellow", "older": "yellow",
+            "missing": "red"}  # fmt: skip
+
+
 def _render_fidelity(app: App, report: dict[str, Any]) -> None:
-    table = Table("kind", "item", "fidelity", "customer", "lab", "note")
-    colours = {"exact": "green", "approximated": "yellow", "missing": "red"}
-    for item in report.get("items", []):
-        colour = colours.get(item["status"], "dim")
-        table.add_row(
-            item["kind"],
-            shown(item["name"]),
-            f"[{colour}]{item['status']}[/]",
-            shown(str(item["customer"] or "")),
-            shown(str(item["lab"] or "")),
-            shown(item["note"]),
-        )
+    """Counts per kind, then every item that is not exact (the whole list is in --json)."""
+    items = report.get("items", [])
+    per_kind: dict[str, dict[str, int]] = {}
+    for item in items:
+        row = per_kind.setdefault(item["kind"], {})
+        row[item["status"]] = row.get(item["status"], 0) + 1
+    used = [s for s in _STATUSES if any(s in row for row in per_kind.values())]
+    table = Table("kind", *(s.replace("not reproducible", "not repr.") for s in used))
+    for kind, row in per_kind.items():
+        table.add_row(shown(kind), *(str(row.get(s, "")) for s in used))
     app.out.print(table)
+    others = [i for i in items if i["status"] != "exact"]
+    if others:
+        app.out.print(f"differences ({len(others)}):")
+    for item in others:
+        colour = _COLOURS.get(item["status"], "dim")
+        theirs, ours = (shown(item[k] if item[k] is not None else "-") for k in ("customer", "lab"))
+        app.out.print(
+            f"  {shown(item['kind'])} {shown(item['name'])}: [{colour}]{item['status']}[/]"
+            f" (customer {theirs}, lab {ours})"
+            + (f" - {shown(item['note'])}" if item["note"] else "")
+        )
     counts = ", ".join(f"{n} {k}" for k, n in sorted(report.get("counts", {}).items()))
     app.out.print(
         f"fidelity score {report.get('score', 0):.0%} of reproducible items exact ({counts})"

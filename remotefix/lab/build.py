@@ -13,7 +13,6 @@ Two layers of caching:
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import re
 import time
@@ -25,7 +24,7 @@ from typing import Any
 from remotefix.dockerapi import labels
 from remotefix.errors import LabError
 from remotefix.lab.catalog import BaseImage, Catalog
-from remotefix.lab.dockerfile import INIT_SCRIPT, build_context, setup_notes, sh_words
+from remotefix.lab.dockerfile import build_context, init_digest, setup_notes, sh_words
 from remotefix.lab.images import find_image
 from remotefix.lab.runtime import LabRuntime, StartOptions, StartRequest
 from remotefix.lab.spec import LabSpec, spec_hash
@@ -161,7 +160,7 @@ def build_lab_image(
     base = catalog.resolve(spec.base)
     index = index_image(runtime, base, catalog, refresh=refresh_index, progress=progress)
     tooling = tuple(t for t in catalog.lab_tooling if t not in spec.packages)
-    init = hashlib.sha256(INIT_SCRIPT.read_bytes()).hexdigest()[:12]  # the recipe includes the init
+    init = init_digest(spec)  # the recipe includes the init
     digest = spec_hash(
         spec, files, _image_id(runtime, index), f"{RECIPE}:{init}:{','.join(tooling)}"
     )

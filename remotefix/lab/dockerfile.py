@@ -8,11 +8,13 @@ instruction is refused, whatever its origin.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shlex
 from pathlib import Path, PurePosixPath
 
 from remotefix.errors import LabError
+from remotefix.lab import systemd
 from remotefix.lab.spec import LabSpec
 from remotefix.lab.versions import Choice
 
@@ -27,9 +29,12 @@ def render_dockerfile(
     """The lab's Dockerfile: packages, then files, then setup scripts, then the init.
 
     Setup steps never become Dockerfile text: each is a script in the context
-    (``setup/NN.sh``, see ``setup_scripts``), copied in and run on its own layer.
+    (``setup/NN.sh``, see ``setup_scripts``), copied in and run on its own layer. A systemd
+    lab installs systemd (unless the spec pins it) and boots ``/lib/systemd/systemd``.
     """
     pins = [c.pin for c in choices.values()] + list(tooling)
+    if spec.init == "systemd":
+        pins += [p for p in systemd.PACKAGES if p not in choices]
     lines = [f"FROM {index}"]
     if pins:
         lines.append(
@@ -44,9 +49,12 @@ def render_dockerfile(
         script = f"{SETUP_DIR}/{PurePosixPath(name).name}"
         lines.append(f"COPY {name} {script}")
         lines.append(f'RUN ["/bin/sh", "-c", "{script} && rm -rf {SETUP_DIR}"]')
-    lines.append(f"COPY lab-init.sh {INIT_PATH}")
-    lines.append(f"ENV REMOTEFIX_LAB_SERVICES={json.dumps(' '.join(spec.services))}")
-    lines.append(f'CMD ["{INIT_PATH}"]')
+    if spec.init == "systemd":
+        lines += systemd.dockerfile_lines()
+    else:
+        lines.append(f"COPY lab-init.sh {INIT_PATH}")
+        lines.append(f"ENV REMOTEFIX_LAB_SERVICES={json.dumps(' '.join(spec.services))}")
+        lines.append(f'CMD ["{INIT_PATH}"]')
     return "".join(_instruction(line) for line in lines)
 
 
@@ -90,9 +98,26 @@ def build_context(
         "lab-init.sh": INIT_SCRIPT.read_bytes(),
         **setup_scripts(spec),
     }
+    if spec.init == "systemd":
+        context |= systemd.build_files(spec.units, started_units(spec))
     for dest, data in files.items():
         context["files" + str(PurePosixPath(dest))] = data
     return context
+
+
+def init_digest(spec: LabSpec) -> str:
+    """Hash of the init assets the image gets (part of the build recipe, so of the tag)."""
+    if spec.init != "systemd":
+        return hashlib.sha256(INIT_SCRIPT.read_bytes()).hexdigest()[:12]
+    digest = hashlib.sha256("\n".join(systemd.dockerfile_lines()).encode())
+    for _, data in sorted(systemd.build_files({}, []).items()):
+        digest.update(hashlib.sha256(data).digest())
+    return digest.hexdigest()[:12]
+
+
+def started_units(spec: LabSpec) -> list[str]:
+    """Units a systemd lab starts after boot: those the customer ran without enabling them."""
+    return [name for name in spec.services if spec.units.get(name) != "enabled"]
 
 
 def sh_words(words: list[str]) -> str:

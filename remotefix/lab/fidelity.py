@@ -2,9 +2,12 @@
 
 After ``lab up`` the quick collectors run in the lab (through the audited session) and the lab's
 fingerprint is compared with the customer's (or, for a hand-written spec, with what the spec
-asks for). Each item is ``exact``, ``approximated`` (customer X, lab Y), ``missing`` (why) or
-``not reproducible`` in a container; tooling the lab adds is listed as ``added``. The score is
-the share of exact items among those a container can reproduce.
+asks for): the OS release, every customer package (a pinned one ``exact`` or ``approximated``,
+any other ``exact``, ``newer``, ``older`` or ``missing``), the copied files, and the services
+(a systemd lab: every unit's active and enabled state). Each item is ``exact``, ``approximated``
+(customer X, lab Y), ``newer``/``older``, ``missing`` (why) or ``not reproducible`` in a container
+(kernel, hardware, clock); what the lab adds for access is ``added``. The score is the share of
+exact items among all those a container can reproduce.
 """
 
 from __future__ import annotations
@@ -14,15 +17,20 @@ import shlex
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from debian.debian_support import Version
+
 from remotefix.collect.runner import run_collectors
 from remotefix.collect.specs import load_collectors, select_collectors
 from remotefix.consent import Scope
 from remotefix.fingerprint import build_fingerprint
+from remotefix.lab import systemd
 from remotefix.lab.versions import Choice
+from remotefix.services import ServiceSource, ServiceState, services_of
 from remotefix.session import Session
 
 NOT_REPRODUCIBLE = "not reproducible"
-SCORED = ("exact", "approximated", "missing")
+SCORED = ("exact", "approximated", "newer", "older", "missing")
+LAB_UNITS = ("remotefix-lab", "remotefix-lab-sshd")
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,24 +81,31 @@ def verify(
     files: dict[str, bytes],
     services: tuple[str, ...],
     withheld: dict[str, str] | None = None,
+    init: str = "script",
 ) -> FidelityReport:
     """Measure the running lab behind ``session`` against the customer (or the spec)."""
     lab = quick_fingerprint(session)
     report = FidelityReport(lab_fingerprint=lab)
     report.items += _platform(customer, lab, base_version)
     report.items += _packages(customer, lab, choices)
+    report.items += _unpinned(customer, lab, choices)
     report.items += [
         Item(
             "package", t, "added", None, lab.get("packages", {}).get(t), "installed for lab access"
         )
         for t in tooling
+        if t not in (customer or {}).get("packages", {})
     ]
     report.items += _files(session, files)
     report.items += [
         Item("file", path, "missing", None, None, why)
         for path, why in sorted((withheld or {}).items())
     ]
-    report.items += _services(session, services)
+    if init == "systemd":
+        report.items += _boot(session, customer)
+        report.items += _units(session, customer, lab)
+    else:
+        report.items += _services(session, services)
     return report
 
 
@@ -136,6 +151,11 @@ def _platform(customer: dict[str, Any] | None, lab: dict[str, Any], base: str) -
                 "no systemd in the lab: services use init scripts",
             )
         )
+    else:
+        items.append(Item("platform", "init", "exact", customer.get("init"), lab.get("init")))
+    items.append(
+        Item("platform", "clock", NOT_REPRODUCIBLE, None, None, "the time is the Docker host's")
+    )
     items.append(
         Item(
             "platform",
@@ -247,3 +267,80 @@ def _services(session: Session, services: tuple[str, ...]) -> list[Item]:
         else:
             items.append(Item("service", name, "missing", "running", state, detail))
     return items
+
+
+def _unpinned(
+    customer: dict[str, Any] | None, lab: dict[str, Any], choices: dict[str, Choice]
+) -> list[Item]:
+    """Every customer package the spec does not pin: exact, newer, older or missing."""
+    ours = lab.get("packages", {})
+    items = []
+    for name, want in sorted((customer or {}).get("packages", {}).items()):
+        got = ours.get(name)
+        if name in choices:
+            continue
+        if got is None:
+            note = "not installed in the lab (not pinned: lab plan --package NAME pins it)"
+            items.append(Item("package", name, "missing", want, None, note))
+        elif got == want:
+            items.append(Item("package", name, "exact", want, got))
+        else:
+            newer = Version(got) > Version(want)
+            items.append(Item("package", name, "newer" if newer else "older", want, got,
+                              "not pinned: the base image's version"))  # fmt: skip
+    return items
+
+
+def _boot(session: Session, customer: dict[str, Any] | None) -> list[Item]:
+    """systemd's overall state: ``degraded`` when a unit failed, on the customer as here."""
+    got = _read(session, "systemctl is-system-running").strip() or "unknown"
+    failed = [s for s in services_of(customer or {}) if s.state is ServiceState.FAILED]
+    want = "degraded" if failed else "running"
+    status = "exact" if got == want else "approximated"
+    note = "" if status == "exact" else "systemd's state differs"
+    return [Item("platform", "system state", status, want if customer else None, got, note)]
+
+
+def _units(session: Session, customer: dict[str, Any] | None, lab: dict[str, Any]) -> list[Item]:
+    """Every customer service unit, with what the lab's build relaxed or could not give."""
+    relaxed = systemd.parse_relaxed(_read(session, f"cat {systemd.STATE_DIR}/relaxed"))
+    unworkable = systemd.parse_relaxed(_read(session, f"cat {systemd.STATE_DIR}/unworkable"))
+    return unit_items(customer, lab, relaxed, unworkable)
+
+
+def unit_items(
+    customer: dict[str, Any] | None,
+    lab: dict[str, Any],
+    relaxed: dict[str, list[str]],
+    unworkable: dict[str, list[str]],
+) -> list[Item]:
+    """Every customer service unit: active and enabled state, as ``systemctl`` says in both."""
+    here = {s.name: s for s in services_of(lab)}
+    items = []
+    for unit in services_of(customer or {}):
+        if unit.source is not ServiceSource.SYSTEMD:
+            continue
+        got = here.get(unit.name)
+        if got is None:
+            note = "no such unit in the lab (its package or unit file is not there)"
+            items.append(Item("unit", unit.name, "missing", unit.summary, None, note))
+            continue
+        same = (got.state, got.enabled) == (unit.state, unit.enabled)
+        notes = []
+        if unit.name in relaxed:
+            notes.append(f"{systemd.RELAXED} ({', '.join(relaxed[unit.name])}=no)")
+        if unit.name in unworkable:
+            notes.append(f"{', '.join(unworkable[unit.name])} cannot work unprivileged")
+        if not same:
+            notes.append("state differs")
+        status = "exact" if same and not notes else "approximated"
+        items.append(Item("unit", unit.name, status, unit.summary, got.summary, "; ".join(notes)))
+    for name in LAB_UNITS:
+        if name in here:
+            items.append(Item("unit", name, "added", None, here[name].summary, "lab access"))
+    return items
+
+
+def _read(session: Session, command: str) -> str:
+    result = session.run(f"{command} 2>/dev/null; true", scope=Scope.DIAGNOSE, action="lab-verify")
+    return result.stdout_text

@@ -25,7 +25,7 @@ from filelock import FileLock
 from remotefix import dockerapi
 from remotefix.collect.bundle import open_bundle, read_members
 from remotefix.errors import ConfigError, DependencyError, LabError
-from remotefix.lab import fidelity
+from remotefix.lab import fidelity, systemd
 from remotefix.lab.build import KIND_LABEL, SPEC_LABEL, LabImage, build_lab_image
 from remotefix.lab.catalog import Catalog
 from remotefix.lab.runtime import Instance, LabRuntime, StartOptions, StartRequest, get_runtime
@@ -146,6 +146,7 @@ def up(
                 files=files,
                 services=spec.services,
                 withheld=spec.withheld,
+                init=spec.init,
             )
     except BaseException:
         down(name, workspace=workspace, runtime=runtime)
@@ -175,16 +176,19 @@ def _start(
         CREATED_LABEL: created,
         WORKSPACE_LABEL: workspace_id(workspace),
     }
+    boots_systemd = systemd.start_options(runtime, image) if options is None else None
     request = StartRequest(
         image=image,
         name=name,
         labels=dockerapi.labels(**extra),
         hostname=_hostname((customer or {}).get("hostname") or name),
         env={"REMOTEFIX_LAB_KEY": lab_public_key(workspace)},
-        options=options or StartOptions(),
+        options=options or boots_systemd or StartOptions(),
     )
     instance = runtime.start(request)
     try:
+        if boots_systemd is not None:
+            systemd.wait_booted(runtime, name)
         _wait_ready(runtime, name)
         if instance.ssh_port is not None:  # swarm labs publish none (see runtime_swarm)
             wait_for_ssh_banner("127.0.0.1", instance.ssh_port, timeout=20)

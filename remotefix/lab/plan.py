@@ -7,6 +7,11 @@ redacted), and the customer's package-manager state (``STATE_FILES``: dpkg's jou
 interrupted dpkg run is interrupted in the lab too, with the packages its entries name installed
 at their versions). Started in the lab: the services running on
 the customer, and the failed ones (so they fail in the lab too); a stopped service stays stopped.
+
+A customer whose PID 1 is systemd gets a systemd lab (``init: systemd``): systemd pinned to the
+customer's version, every service unit enabled or disabled as on the customer, the unit files
+and drop-ins collected from /etc/systemd/system copied (an alias link is not a unit of its own,
+so it is left to ``systemctl enable``), and units the customer ran without enabling them started.
 """
 
 from __future__ import annotations
@@ -20,8 +25,9 @@ from typing import Any
 from remotefix._yaml import load_yaml
 from remotefix.collect.bundle import read_members
 from remotefix.errors import ConfigError, LabError
+from remotefix.lab import systemd
 from remotefix.lab.catalog import Catalog
-from remotefix.lab.spec import LabSpec
+from remotefix.lab.spec import LabSpec, valid_unit
 from remotefix.resources import data_dir
 from remotefix.services import Service, ServiceSource, ServiceState, services_of
 
@@ -134,18 +140,47 @@ def plan_lab(
             f"package(s) not installed on the customer's machine: {', '.join(unknown)}",
             hint="check the name with: remotefix fingerprint show BUNDLE --json",
         )
+    boots_systemd = str(fingerprint.get("init") or "").startswith("systemd")
+    if boots_systemd:
+        wanted |= {p for p in systemd.PACKAGES if p in customer}
     pinned = dict(customer) if all_packages else {p: customer[p] for p in sorted(wanted)}
     globs = [g for service in services for g in service.files] + list(STATE_FILES)
-    files, withheld = copied_files(bundle_members or [], globs, withheld_members(manifest or {}))
+    if boots_systemd:
+        globs += UNIT_FILES
+    links = _unit_links(bundle, bundle_members or []) if boots_systemd else set()
+    members = [m for m in bundle_members or [] if "/" + m.removeprefix("files/") not in links]
+    files, withheld = copied_files(members, globs, withheld_members(manifest or {}))
     pinned |= journal_packages(bundle, files)
-    return LabSpec(
-        base=base.key,
-        packages=pinned,
-        files=files,
-        services=tuple(p.known.init for p in present if p.starts_in_lab),
-        bundle=bundle,
-        withheld=withheld,
-    )
+    if not boots_systemd:
+        started = tuple(p.known.init for p in present if p.starts_in_lab)
+        return LabSpec(base=base.key, packages=pinned, files=files, services=started,
+                       bundle=bundle, withheld=withheld)  # fmt: skip
+    units = {s.name: "enabled" if s.enabled else "disabled" for s in _units(fingerprint)
+             if s.enabled is not None}  # fmt: skip
+    started = tuple(
+        s.name for s in _units(fingerprint)
+        if s.enabled is False and s.state in (ServiceState.RUNNING, ServiceState.FAILED)
+    )  # fmt: skip
+    return LabSpec(base=base.key, packages=pinned, files=files, services=started, bundle=bundle,
+                   withheld=withheld, init="systemd", units=units)  # fmt: skip
+
+
+UNIT_FILES = ["/etc/systemd/system/*.service", "/etc/systemd/system/*.service.d/*.conf"]
+LINKS_MEMBER = "commands/systemd-units/links.out"
+
+
+def _units(fingerprint: dict[str, Any]) -> list[Service]:
+    """The customer's systemd service units that a spec can name."""
+    return [s for s in services_of(fingerprint)
+            if s.source is ServiceSource.SYSTEMD and valid_unit(s.name)]  # fmt: skip
+
+
+def _unit_links(bundle: Path | None, members: list[str]) -> set[str]:
+    """Paths under /etc/systemd/system that are symlinks on the customer (aliases, masks)."""
+    if bundle is None or LINKS_MEMBER not in members:
+        return set()
+    text = read_members(bundle, [LINKS_MEMBER])[LINKS_MEMBER].decode(errors="replace")
+    return {line.split("\t", 1)[0] for line in text.splitlines() if line.strip()}
 
 
 def copied_files(

@@ -6,6 +6,8 @@ A spec is YAML (see ../shared/DESIGN.md, "Lab spec and fidelity")::
     packages: {nginx: "1.22.1-9+deb12u1", curl: "*"}
     files: {/etc/nginx/nginx.conf: bundle:files/etc/nginx/nginx.conf}
     services: [nginx]
+    init: systemd                                  # or "script" (default): what runs as PID 1
+    units: {nginx: enabled, rfx-spare: disabled}   # systemd labs: unit states set at build
     setup:                                         # each step is a script (a YAML | block is
       - echo ready > /etc/motd                     # fine); it is copied in and run with sh -e
       - |
@@ -33,7 +35,9 @@ import yaml
 from remotefix._yaml import load_yaml
 from remotefix.errors import ConfigError
 
-_KEYS = {"name", "base", "packages", "files", "services", "setup", "source"}
+_KEYS = {"name", "base", "packages", "files", "services", "setup", "source", "init", "units"}
+INITS = ("script", "systemd")
+UNIT_STATES = ("enabled", "disabled")
 # Every pattern is used with fullmatch: "$" would let a trailing newline through.
 _BASE = re.compile(r"[a-z][a-z0-9]*:[A-Za-z0-9][A-Za-z0-9._-]*")
 _PACKAGE = re.compile(r"[a-z0-9][a-z0-9+.-]+(:[a-z0-9]+)?")
@@ -63,6 +67,10 @@ class LabSpec:
     withheld: dict[str, str] = field(default_factory=dict)
     """Customer files the lab lacks because the customer's machine did not give them, and why."""
     name: str | None = None
+    init: str = "script"
+    """``systemd``: systemd boots as PID 1; ``script``: lab-init.sh starts ``services``."""
+    units: dict[str, str] = field(default_factory=dict)
+    """systemd labs: unit name → ``enabled`` / ``disabled``, as on the customer."""
     folder: Path = field(default_factory=Path.cwd)
     where: str = field(default="lab spec", compare=False, repr=False)
 
@@ -80,6 +88,10 @@ class LabSpec:
                 data[key] = dict(sorted(value.items()))
         if self.services:
             data["services"] = list(self.services)
+        if self.init != "script":
+            data["init"] = self.init
+        if self.units:
+            data["units"] = dict(sorted(self.units.items()))
         if self.setup:
             data["setup"] = list(self.setup)
         if self.bundle:
@@ -112,11 +124,25 @@ def _problems(spec: LabSpec) -> Iterator[str]:
     for service in spec.services:
         if not _SERVICE.fullmatch(service):
             yield f"services: {service!r} is not a valid name"
+    if spec.init not in INITS:
+        yield f"init {spec.init!r}: must be one of {', '.join(INITS)}"
+    for unit, state in spec.units.items():
+        if not _SERVICE.fullmatch(unit):
+            yield f"units: {_shown(unit)!r} is not a valid unit name"
+        if state not in UNIT_STATES:
+            yield f"units.{_shown(unit)}: {state!r} must be one of {', '.join(UNIT_STATES)}"
+    if spec.units and spec.init != "systemd":
+        yield "units: only a systemd lab (init: systemd) enables or disables units"
     for step in spec.setup:
         if not step.strip() or "\x00" in step:
             yield f"setup: {step!r} is not a script (empty, or holds a NUL byte)"
     if spec.name is not None and not _NAME.fullmatch(spec.name):
         yield f"name {spec.name!r} is not a valid name (letters, digits, _ . -)"
+
+
+def valid_unit(name: str) -> bool:
+    """A name a spec accepts for a service or unit (a systemd unit name without ``.service``)."""
+    return bool(_SERVICE.fullmatch(name))
 
 
 def _shown(text: str) -> str:
@@ -151,6 +177,7 @@ def parse_spec(raw: Any, *, where: str, folder: Path) -> LabSpec:
     withheld = _mapping(where, "source.withheld", source.get("withheld"))
     packages = _mapping(where, "packages", raw.get("packages"))
     files = _mapping(where, "files", raw.get("files"))
+    units = _mapping(where, "units", raw.get("units"))
     if not all(isinstance(v, str) for v in files.values()):
         raise ConfigError(f"{where}: files: source must be bundle:MEMBER, file:PATH or inline:TEXT")
     return LabSpec(
@@ -162,6 +189,8 @@ def parse_spec(raw: Any, *, where: str, folder: Path) -> LabSpec:
         bundle=(folder / bundle) if bundle else None,
         withheld={str(k): str(v) for k, v in withheld.items()},
         name=str(raw["name"]) if raw.get("name") else None,
+        init=str(raw.get("init") or "script"),
+        units={k: str(v) for k, v in units.items()},
         folder=folder,
         where=where,
     )
@@ -204,4 +233,6 @@ def spec_hash(
         "services": list(spec.services),
         "setup": list(spec.setup),
     }
+    if spec.init != "script":  # a script lab's hash (and cached image) is unchanged
+        normal |= {"init": spec.init, "units": dict(sorted(spec.units.items()))}
     return hashlib.sha256(json.dumps(normal, sort_keys=True).encode()).hexdigest()[:16]
