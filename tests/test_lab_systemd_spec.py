@@ -11,7 +11,7 @@ import pytest
 from remotefix.errors import ConfigError, LabError
 from remotefix.lab.catalog import Catalog
 from remotefix.lab.dockerfile import build_context, init_digest, render_dockerfile
-from remotefix.lab.fidelity import _unpinned, unit_items
+from remotefix.lab.fidelity import FidelityReport, Item, _unpinned, unit_items
 from remotefix.lab.plan import plan_lab
 from remotefix.lab.runtime import Bind
 from remotefix.lab.spec import LabSpec, dump_spec, load_spec, spec_hash
@@ -104,6 +104,16 @@ def test_unpinned_packages_are_exact_newer_older_or_missing() -> None:
     pinned = {"p": Choice("p", "9", "9", "exact")}
     got = {i.name: i.status for i in _unpinned(customer, lab, pinned)}
     assert got == {"a": "exact", "b": "newer", "c": "older", "d": "missing"}
+
+
+def test_an_unpinned_missing_package_is_no_shortfall_a_pinned_one_is() -> None:
+    """``lab up --keep on-failure`` keeps a lab only for what the spec asked for."""
+    customer = {"packages": {"extra": "1.0", "p": "9"}}
+    unpinned = _unpinned(customer, {"packages": {"p": "9"}}, {"p": Choice("p", "9", "9", "exact")})
+    report = FidelityReport(items=unpinned)
+    assert report.to_dict()["counts"] == {"missing": 1} and report.shortfalls == 0
+    report.items.append(Item("package", "p", "missing", "9", None, "not installed in the lab"))
+    assert report.to_dict()["shortfalls"] == 1
 
 
 def test_relaxed_lines_parse() -> None:

@@ -133,7 +133,8 @@ def _runtime(name: str, registry: str | None) -> LabRuntime:
     default="always",
     show_default=True,
     help="Keep the lab afterwards? always (default: `lab up` is for working in it), never "
-    "(just measure its fidelity), or on-failure (only when something is missing).",
+    "(just measure its fidelity), or on-failure (only when something the spec asks for is "
+    "missing; an unpinned package is not).",
 )
 @_RUNTIME
 @click.option(
@@ -173,7 +174,7 @@ def up(app: App, source: Path, **opts: Any) -> None:
     for done in clock.stop() if app.verbose else ():
         app.progress(f"{done.seconds:6.2f}s  {shown(done.name)}")
     report = made.fidelity or {}
-    failed = report.get("counts", {}).get("missing", 0) > 0
+    failed = report.get("shortfalls", 0) > 0
     if opts["keep"] == "never" or (opts["keep"] == "on-failure" and not failed):
         labs.down(made.name, workspace=app.workspace, runtime=runtime)
         made.status = "removed"

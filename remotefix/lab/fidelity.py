@@ -41,6 +41,8 @@ class Item:
     customer: str | None = None
     lab: str | None = None
     note: str = ""
+    asked: bool = True
+    """False for what the spec did not ask for (an unpinned package): never a shortfall."""
 
 
 @dataclass
@@ -53,6 +55,11 @@ class FidelityReport:
         scored = [i for i in self.items if i.status in SCORED]
         return sum(i.status == "exact" for i in scored) / len(scored) if scored else 1.0
 
+    @property
+    def shortfalls(self) -> int:
+        """What the spec asked for and the lab lacks (``lab up --keep on-failure``)."""
+        return sum(i.status == "missing" and i.asked for i in self.items)
+
     def to_dict(self) -> dict[str, Any]:
         counts: dict[str, int] = {}
         for item in self.items:
@@ -60,6 +67,7 @@ class FidelityReport:
         return {
             "score": round(self.score, 3),
             "counts": counts,
+            "shortfalls": self.shortfalls,
             "items": [asdict(i) for i in self.items],
         }
 
@@ -281,13 +289,13 @@ def _unpinned(
             continue
         if got is None:
             note = "not installed in the lab (not pinned: lab plan --package NAME pins it)"
-            items.append(Item("package", name, "missing", want, None, note))
+            items.append(Item("package", name, "missing", want, None, note, asked=False))
         elif got == want:
-            items.append(Item("package", name, "exact", want, got))
+            items.append(Item("package", name, "exact", want, got, asked=False))
         else:
             newer = Version(got) > Version(want)
             items.append(Item("package", name, "newer" if newer else "older", want, got,
-                              "not pinned: the base image's version"))  # fmt: skip
+                              "not pinned: the base image's version", asked=False))  # fmt: skip
     return items
 
 
