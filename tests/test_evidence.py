@@ -85,6 +85,10 @@ def test_root_evidence_only_under_sudo_consent(
     assert items["apt/dpkg-audit"]["status"] == "ok"
     app = read_members(full, ["files/etc/myapp/app.yml"])["files/etc/myapp/app.yml"]
     assert b"host: db1" in app and SECRET.encode() not in app
+    code, spec = cli_json("lab", "plan", str(full))  # the included files are the lab's too
+    assert code == 0, spec
+    assert spec["files"]["/etc/myapp/app.yml"] == "bundle:files/etc/myapp/app.yml"
+    assert spec["files"]["/etc/myapp/conf.d/extra.yml"] == "bundle:files/etc/myapp/conf.d/extra.yml"
     diagnose = [r for r in AuditLog(Workspace.default()).records("C-SUDO")
                 if r["action"] == "diagnose"]  # fmt: skip
     assert diagnose and all(r["elevated"] for r in diagnose)

@@ -13,7 +13,7 @@ from remotefix.errors import ConfigError, LabError
 from remotefix.lab.build import build_lab_image
 from remotefix.lab.catalog import Catalog
 from remotefix.lab.dockerfile import build_context
-from remotefix.lab.plan import plan_lab
+from remotefix.lab.plan import included_files, plan_lab
 from remotefix.lab.runtime_local import LocalRuntime
 from remotefix.lab.spec import LabSpec, dump_spec, load_spec, parse_spec, spec_hash
 from remotefix.lab.versions import choose, parse_madison
@@ -226,3 +226,24 @@ def test_a_failing_line_inside_a_step_fails_the_build_naming_the_step(
     with pytest.raises(LabError, match=r"\(setup step 2: echo first\).*code: 1") as info:
         build_lab_image(LocalRuntime(client=docker_api), spec, {}, catalog)
     assert "never" not in str(info.value).split("code: 1", 1)[1]
+
+
+def test_included_files_go_into_the_lab_except_what_the_lab_keeps_its_own() -> None:
+    """``--include``d files are the customer's state (copied); not the lab's users, name or
+    network files, and nothing the customer did not give whole."""
+    def item(path: str, status: str = "ok") -> dict[str, object]:
+        member = "files" + path
+        return {"kind": "file", "name": path, "status": status, "members": [member]}
+
+    manifest = {"collectors": [
+        {"name": "include", "items": [item("/etc/myapp/app.yml"), item("/etc/passwd"),
+                                      item("/etc/ssh/ssh_host_ed25519_key"),
+                                      item("/var/log/myapp.log", "denied")]},
+        {"name": "ssh-config", "items": [item("/etc/ssh/sshd_config")]},
+    ]}  # fmt: skip
+    not_given = {"files/var/log/myapp.log": "denied on the customer (no sudo consent)"}
+    files, withheld = included_files(manifest, not_given)
+    assert files == {"/etc/myapp/app.yml": "bundle:files/etc/myapp/app.yml"}
+    assert withheld["/var/log/myapp.log"].startswith("denied on the customer")
+    assert "keeps its own" in withheld["/etc/passwd"]
+    assert "keeps its own" in withheld["/etc/ssh/ssh_host_ed25519_key"]

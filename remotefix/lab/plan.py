@@ -5,7 +5,8 @@ in any state (running, stopped, failed) plus those the engineer names; ``all_pac
 one. Copied: the config files of those services found in the bundle (redacted values stay
 redacted), and the customer's package-manager state (``STATE_FILES``: dpkg's journal, so an
 interrupted dpkg run is interrupted in the lab too, with the packages its entries name installed
-at their versions). Started in the lab: the services running on
+at their versions), and the files the engineer included (``--include``, a case's ``include:``)
+except those a lab keeps its own (``LAB_OWN_FILES``). Started in the lab: the services running on
 the customer, and the failed ones (so they fail in the lab too); a stopped service stays stopped.
 
 A customer whose PID 1 is systemd gets a systemd lab (``init: systemd``): systemd pinned to the
@@ -24,6 +25,7 @@ from typing import Any
 
 from remotefix._yaml import load_yaml
 from remotefix.collect.bundle import read_members
+from remotefix.collect.include import NAME as INCLUDE
 from remotefix.errors import ConfigError, LabError
 from remotefix.lab import systemd
 from remotefix.lab.catalog import Catalog
@@ -149,7 +151,10 @@ def plan_lab(
         globs += UNIT_FILES
     links = _unit_links(bundle, bundle_members or []) if boots_systemd else set()
     members = [m for m in bundle_members or [] if "/" + m.removeprefix("files/") not in links]
-    files, withheld = copied_files(members, globs, withheld_members(manifest or {}))
+    not_given = withheld_members(manifest or {})
+    files, withheld = copied_files(members, globs, not_given)
+    included, kept_out = included_files(manifest or {}, not_given)
+    files, withheld = included | files, kept_out | withheld
     pinned |= journal_packages(bundle, files)
     if not boots_systemd:
         started = tuple(p.known.init for p in present if p.starts_in_lab)
@@ -220,6 +225,39 @@ def journal_packages(bundle: Path | None, files: dict[str, str]) -> dict[str, st
 _FIELD = re.compile(r"^(Package|Version): *(\S+) *$", re.M)
 _PACKAGE = re.compile(r"[a-z0-9][a-z0-9+.-]+")
 _VERSION = re.compile(r"[0-9][A-Za-z0-9.+~:-]*")
+
+
+LAB_OWN_FILES = (
+    "/etc/passwd", "/etc/shadow", "/etc/group", "/etc/gshadow", "/etc/subuid", "/etc/subgid",
+    "/etc/hostname", "/etc/hosts", "/etc/resolv.conf", "/etc/fstab", "/etc/machine-id",
+    "/etc/sudoers", "/etc/sudoers.d/*", "/etc/ssh/ssh_host_*", "/root/.ssh/*",
+)  # fmt: skip
+"""Files a lab keeps its own even when the customer's were included: its users, name, network,
+mounts and access (a copy would lock the engineer out or point the lab at the customer's hosts)."""
+
+
+def included_files(
+    manifest: dict[str, Any], not_given: dict[str, str]
+) -> tuple[dict[str, str], dict[str, str]]:
+    """The application files the engineer included (``--include``, ``include:``) that the lab
+    gets at the same path, and those it does not (path → why): not given whole, or the lab's
+    own (``LAB_OWN_FILES``)."""
+    files, withheld = {}, {}
+    for collector in manifest.get("collectors") or ():
+        if collector.get("name") != INCLUDE:
+            continue
+        for item in collector.get("items") or ():
+            for member in item.get("members") or ():
+                if not member.startswith("files/") or member.endswith(".stderr"):
+                    continue
+                path = "/" + member.removeprefix("files/")
+                if member in not_given:
+                    withheld[path] = not_given[member]
+                elif any(fnmatch.fnmatchcase(path, own) for own in LAB_OWN_FILES):
+                    withheld[path] = "not copied: the lab keeps its own (users, name, network)"
+                else:
+                    files[path] = f"bundle:{member}"
+    return files, withheld
 
 
 def withheld_members(manifest: dict[str, Any]) -> dict[str, str]:
