@@ -8,22 +8,17 @@ from pathlib import Path
 from typing import Any
 
 import click
-import yaml
 from rich.table import Table
 
 from remotefix import interrupt, timings
 from remotefix.cli._app import App, pass_app, shown, visible
 from remotefix.cli._fleet import DashDashCommand, remote_words, sigint_notice
-from remotefix.cli.fingerprint import load_fingerprint
 from remotefix.cli.shell import exit_with
-from remotefix.collect.bundle import open_bundle
 from remotefix.commandline import command_line
 from remotefix.consent import Scope
 from remotefix.errors import CommandTimeout, ConfigError, LabError
 from remotefix.grants import parse_duration
 from remotefix.lab import labs, lifecycle, snapshots
-from remotefix.lab.catalog import Catalog
-from remotefix.lab.plan import is_windows, plan_lab
 from remotefix.lab.runtime import LabRuntime, get_runtime
 from remotefix.lab.spec import LabSpec, dump_spec, load_spec
 from remotefix.session import Session
@@ -48,6 +43,14 @@ def _plan(source: Path, packages: tuple[str, ...], all_packages: bool) -> LabSpe
     """A spec from a bundle or fingerprint file (a ``.yaml`` source is read as a spec)."""
     if source.suffix in (".yaml", ".yml"):
         return load_spec(source)
+    # planning's modules load only here: `lab up SPEC.yaml` and `lab exec` start faster
+    import yaml
+
+    from remotefix.cli.fingerprint import load_fingerprint
+    from remotefix.collect.bundle import open_bundle
+    from remotefix.lab.catalog import Catalog
+    from remotefix.lab.plan import is_windows, plan_lab
+
     fingerprint = load_fingerprint(source)
     if is_windows(fingerprint):
         skeleton = {

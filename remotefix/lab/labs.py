@@ -18,17 +18,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from filelock import FileLock
 
 from remotefix import dockerapi
-from remotefix.collect.bundle import open_bundle, read_members
 from remotefix.errors import ConfigError, DependencyError, LabError
-from remotefix.lab import fidelity, systemd
+from remotefix.lab import systemd
 from remotefix.lab.build import KIND_LABEL, SPEC_LABEL, LabImage, build_lab_image
 from remotefix.lab.catalog import Catalog
-from remotefix.lab.fidelity_inputs import FidelityInputs
 from remotefix.lab.runtime import Instance, LabRuntime, StartOptions, StartRequest, get_runtime
 from remotefix.lab.spec import LabSpec
 from remotefix.progress import Progress, quiet
@@ -36,6 +34,9 @@ from remotefix.sandbox import wait_for_ssh_banner
 from remotefix.session import Session
 from remotefix.targets import Target
 from remotefix.workspace import Workspace
+
+if TYPE_CHECKING:  # fidelity and bundles load when used: `lab exec` needs neither
+    from remotefix.lab.fidelity_inputs import FidelityInputs
 
 NAME_LABEL = "remotefix.lab"
 CASE_LABEL = "remotefix.case"
@@ -87,6 +88,8 @@ def spec_files(spec: LabSpec) -> dict[str, bytes]:
         raise ConfigError("the spec copies bundle: files but names no source.bundle")
     out = {}
     if members:
+        from remotefix.collect.bundle import read_members
+
         assert spec.bundle is not None
         found = read_members(spec.bundle, sorted(set(members.values())))
         out.update({d: found[m] for d, m in members.items()})
@@ -119,6 +122,10 @@ def up(
     ssh port (``lab exec`` and sessions only), no wait for sshd."""
     if name is not None and not _NAME.match(name):
         raise ConfigError(f"bad lab name {name!r}", hint="letters, digits, '.', '_' and '-'")
+    from remotefix.collect.bundle import open_bundle
+    from remotefix.lab.fidelity import file_checks
+    from remotefix.lab.fidelity_inputs import FidelityInputs
+
     runtime = runtime or get_runtime()
     files = spec_files(spec)
     customer = open_bundle(spec.bundle).fingerprint if spec.bundle else None
@@ -143,7 +150,7 @@ def up(
         lab = _start(runtime, workspace, name, case, image.tag, image.spec_hash, customer, ssh=ssh)
     lab.build_s, lab.cached = image.duration_s, image.cached
     inputs = FidelityInputs(customer, spec.base, image.choices, image.tooling,
-                            fidelity.file_checks(files), spec.services, dict(spec.withheld or {}),
+                            file_checks(files), spec.services, dict(spec.withheld or {}),
                             spec.init)  # fmt: skip
     if not check_fidelity:
         lab.fidelity_pending = True
@@ -247,6 +254,8 @@ def pending_fidelity(workspace: Workspace, name: str) -> FidelityInputs | None:
     saved = _load(workspace, name)
     if saved.get("fidelity") is not None or "fidelity_inputs" not in saved:
         return None
+    from remotefix.lab.fidelity_inputs import FidelityInputs
+
     return FidelityInputs.from_dict(saved["fidelity_inputs"])
 
 
