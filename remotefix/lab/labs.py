@@ -138,16 +138,21 @@ def up(
             progress=progress,
         )  # fmt: skip
 
+    def start() -> Lab:
+        assert name is not None
+        return _start(runtime, workspace, name, case, image.tag, image.spec_hash, customer,
+                      ssh=ssh, progress=progress)  # fmt: skip
+
     image = build()
     name = name or f"lab-{image.spec_hash[:8]}-{uuid.uuid4().hex[:4]}"
     progress(f"starting lab {name} ({'cached image' if image.cached else 'new image'})")
     try:
-        lab = _start(runtime, workspace, name, case, image.tag, image.spec_hash, customer, ssh=ssh)
+        lab = start()
     except LabError:
         if runtime.image(image.tag) is not None:
             raise
         image = build()  # a concurrent `lab down` removed the unused image between build and start
-        lab = _start(runtime, workspace, name, case, image.tag, image.spec_hash, customer, ssh=ssh)
+        lab = start()
     lab.build_s, lab.cached = image.duration_s, image.cached
     inputs = FidelityInputs(customer, spec.base, image.choices, image.tooling,
                             file_checks(files), spec.services, dict(spec.withheld or {}),
@@ -194,6 +199,7 @@ def _start(
     *,
     options: StartOptions | None = None,
     ssh: bool = True,
+    progress: Progress = quiet,
 ) -> Lab:
     """Start it; ready once lab-init.sh is (and, with ``ssh``, its sshd answers)."""
     created = datetime.now(UTC).isoformat(timespec="seconds")
@@ -218,9 +224,12 @@ def _start(
     instance = runtime.start(request)
     try:
         if boots_systemd is not None:
+            progress("waiting for systemd to boot (is-system-running --wait)")
             systemd.wait_booted(runtime, name)
+        progress("waiting for the lab's init (its ready line)")
         ready = _wait_ready(runtime, name, follow=boots_systemd is None)
         if instance.ssh_port is not None:  # swarm labs publish none (see runtime_swarm)
+            progress("waiting for sshd's banner")
             wait_for_ssh_banner("127.0.0.1", instance.ssh_port, timeout=20)
         host_key = (_ready_key(ready) or _host_key(runtime, name)) if ssh else None
     except BaseException:
