@@ -64,8 +64,12 @@ def _raw(image: str, systemd: bool) -> float:
     run = ["docker", "run", "-d", "--name", "bench-raw-cli", "--label", "remotefix=1"]
     if systemd:
         subprocess.run([*run, *RAW_SYSTEMD, image], check=True, capture_output=True)
-        wait = ["systemctl", "is-system-running", "--wait"]
-        subprocess.run(["docker", "exec", "bench-raw-cli", *wait], capture_output=True)
+        wait = ["docker", "exec", "bench-raw-cli", "systemctl", "is-system-running", "--wait"]
+        for _ in range(900):  # until systemd answers (before its bus is up it says "offline")
+            state = subprocess.run(wait, capture_output=True, text=True).stdout.strip()
+            if state in ("running", "degraded"):
+                break
+            time.sleep(0.1)
     else:
         subprocess.run([*run, image, "sleep", "infinity"], check=True, capture_output=True)
         subprocess.run(["docker", "exec", "bench-raw-cli", "true"], check=True)
