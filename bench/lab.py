@@ -6,17 +6,20 @@
     vs  `docker run -d` + `docker exec`
   * unchanged-spec rebuild (the cache lookup)
   * through the CLI, warm, non-systemd: `remotefix lab up SPEC` + `remotefix lab exec NAME -- true`
-    as fresh processes vs `docker run -d` + `docker exec` of the same lab image, taking turns,
-    medians of --runs (`--baseline DIR` adds another checkout's CLI, e.g. main, in the same run);
-    `-v lab up` phase timings of the last run are printed too
+    as fresh processes (default: fidelity pending; and `lab up --fidelity`) vs `docker run -d` +
+    `docker exec` of the same lab image, taking turns, medians of --runs (`--baseline DIR` adds
+    another checkout's CLI, e.g. main, in the same run); `-v lab up` phases of the last run too
+  * `--systemd`: the same for a warm systemd lab vs `docker run -d` with a systemd lab's options
+    + `docker exec … systemctl is-system-running --wait`
 Everything it creates is labelled `remotefix` and removed at the end.
-Run: .venv/bin/python bench/lab.py [--runs 5] [--cli-only] [--baseline /path/to/other/checkout]
+Run: .venv/bin/python bench/lab.py [--runs 5] [--cli-only] [--systemd] [--baseline /other/checkout]
 """
 
 from __future__ import annotations
 
 import argparse
 import io
+import json
 import os
 import statistics
 import subprocess
@@ -31,6 +34,7 @@ from remotefix import dockerapi
 from remotefix.lab import labs
 from remotefix.lab.build import build_lab_image, index_image, resolve_versions
 from remotefix.lab.catalog import Catalog
+from remotefix.lab.runtime_local import LocalRuntime
 from remotefix.lab.spec import LabSpec
 from remotefix.workspace import Workspace
 
@@ -43,34 +47,66 @@ def _clock(fn: object) -> float:
     return time.perf_counter() - t0
 
 
-def _cli_warm(
-    spec_file: Path, image: str, runs: int, trees: list[Path]
-) -> tuple[list[float], float, str]:
-    """Medians of CLI up + exec per tree and of raw docker run + exec, and the last -v phases."""
+RAW_SYSTEMD = ("--tmpfs", "/run", "--tmpfs", "/run/lock", "-v", "/sys/fs/cgroup:/sys/fs/cgroup:ro",
+               "--stop-signal", "SIGRTMIN+3")  # fmt: skip
+"""What a systemd lab is started with on a cgroup v1 host (remotefix/lab/systemd.py)."""
+
+
+def _cli(tree: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[bytes]:
     rf = str(Path(sys.executable).parent / "remotefix")
-    samples: list[list[float]] = [[] for _ in trees]
+    env = {**os.environ, "PYTHONPATH": str(tree)}
+    return subprocess.run([rf, *args], env=env, capture_output=True, check=check)
+
+
+def _raw(image: str, systemd: bool) -> float:
+    """``docker run -d`` + the first ``docker exec`` (systemd: ``is-system-running --wait``)."""
+    t0 = time.perf_counter()
+    run = ["docker", "run", "-d", "--name", "bench-raw-cli", "--label", "remotefix=1"]
+    if systemd:
+        subprocess.run([*run, *RAW_SYSTEMD, image], check=True, capture_output=True)
+        wait = ["docker", "exec", "bench-raw-cli", "systemctl", "is-system-running", "--wait"]
+        for _ in range(900):  # until systemd answers (before its bus is up it says "offline")
+            state = subprocess.run(wait, capture_output=True, text=True).stdout.strip()
+            if state in ("running", "degraded"):
+                break
+            time.sleep(0.1)
+    else:
+        subprocess.run([*run, image, "sleep", "infinity"], check=True, capture_output=True)
+        subprocess.run(["docker", "exec", "bench-raw-cli", "true"], check=True)
+    seconds = time.perf_counter() - t0
+    subprocess.run(["docker", "rm", "-f", "bench-raw-cli"], capture_output=True, check=True)
+    return seconds
+
+
+def _cli_warm(
+    spec_file: Path, runs: int, variants: list[tuple[str, Path, tuple[str, ...]]], systemd: bool
+) -> tuple[list[float], float, str, list[str]]:
+    """Medians of CLI up + exec per variant (label, tree, extra `lab up` options) and of raw
+    docker run + exec, the last -v phases of the first variant, and the images (to remove)."""
+    samples: list[list[float]] = [[] for _ in variants]
     raw: list[float] = []
     phases = ""
+    images: set[str] = set()
+    for tree in {tree for _, tree, _ in variants}:  # bytecode, as an installed package has
+        subprocess.run([sys.executable, "-m", "compileall", "-q", str(tree / "remotefix")],
+                       check=True, env={**os.environ, "PYTHONDONTWRITEBYTECODE": ""})  # fmt: skip
+    for _label, tree, extra in variants:  # warm-up: each tree's image (its init) is built once
+        done = _cli(tree, "--json", "lab", "up", str(spec_file), "--name", "bench-warm", *extra)
+        images.add(json.loads(done.stdout)["image"])
+        _cli(tree, "lab", "down", "bench-warm", "--keep-image")
     for i in range(runs):
-        for tree, mine in zip(trees, samples, strict=True):
-            env = {**os.environ, "PYTHONPATH": str(tree)}
+        for (label, tree, extra), mine in zip(variants, samples, strict=True):
             name = f"bench-cli-{i}"
             t0 = time.perf_counter()
-            done = subprocess.run([rf, "-v", "lab", "up", str(spec_file), "--name", name],
-                                  env=env, capture_output=True, check=True)  # fmt: skip
-            subprocess.run([rf, "lab", "exec", name, "--", "true"], env=env, check=True)
+            done = _cli(tree, "-v", "lab", "up", str(spec_file), "--name", name, *extra)
+            _cli(tree, "lab", "exec", name, "--", "true")
             mine.append(time.perf_counter() - t0)
-            if tree == trees[0]:  # ours: the baseline may not print phases
+            if label == variants[0][0]:  # ours: the baseline may not print phases
                 phases = done.stderr.decode(errors="replace")
-            subprocess.run([rf, "lab", "down", name], env=env, capture_output=True, check=True)
-        t0 = time.perf_counter()
-        subprocess.run(["docker", "run", "-d", "--name", "bench-raw-cli", "--label", "remotefix=1",
-                        image, "sleep", "infinity"], check=True, capture_output=True)  # fmt: skip
-        subprocess.run(["docker", "exec", "bench-raw-cli", "true"], check=True)
-        raw.append(time.perf_counter() - t0)
-        subprocess.run(["docker", "rm", "-f", "bench-raw-cli"], capture_output=True, check=True)
+            _cli(tree, "lab", "down", name, "--keep-image")
+        raw.append(_raw(sorted(images)[0], systemd))
     timed = "\n".join(line for line in phases.splitlines() if "s  " in line)
-    return [statistics.median(m) for m in samples], statistics.median(raw), timed
+    return [statistics.median(m) for m in samples], statistics.median(raw), timed, sorted(images)
 
 
 def main() -> None:
@@ -78,15 +114,17 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--cli-only", action="store_true", help="only the warm CLI rows")
     parser.add_argument("--baseline", type=Path, help="another checkout, timed alongside")
+    parser.add_argument("--systemd", action="store_true", help="also the warm systemd lab rows")
     args = parser.parse_args()
     api = dockerapi.client()
+    runtime = LocalRuntime(client=api)
     catalog = Catalog.load()
     base = catalog.resolve("debian:12")
     home = Path(tempfile.mkdtemp(prefix="remotefix-bench-lab-"))
     os.environ["REMOTEFIX_HOME"] = str(home)
     ws = Workspace(home).ensure()
-    index = index_image(api, base, catalog)
-    versions = resolve_versions(api, index, dict.fromkeys(PACKAGES, "*"))
+    index = index_image(runtime, base, catalog)
+    versions = resolve_versions(runtime, index, dict.fromkeys(PACKAGES, "*"))
     pins = {n: str(c.version) for n, c in versions.items() if n in PACKAGES}
     sources = [
         s.format(mirror=catalog.default_mirror, suite=base.suite) for s in catalog.lab_sources
@@ -96,11 +134,11 @@ def main() -> None:
     made: list[str] = []
     trees = [Path(__file__).resolve().parents[1]] + ([args.baseline] if args.baseline else [])
     if args.cli_only:
-        _cli_rows(api, spec, catalog, home, args.runs, trees)
+        _cli_rows(spec, home, args.runs, trees, args.systemd)
         return
     try:
         cold = _clock(
-            lambda: made.append(build_lab_image(api, spec, {}, catalog, refresh_index=True).tag)
+            lambda: made.append(build_lab_image(runtime, spec, {}, catalog, refresh_index=True).tag)
         )
         pinned = " ".join(f"{n}={c.version}" for n, c in versions.items())
         listed = " ".join(f"'{line}'" for line in sources)
@@ -120,7 +158,7 @@ def main() -> None:
                 labels=dockerapi.labels(),
             )
         )
-        rebuild = _clock(lambda: build_lab_image(api, spec, {}, catalog))
+        rebuild = _clock(lambda: build_lab_image(runtime, spec, {}, catalog))
 
         def lab_up_and_exec() -> None:
             lab = labs.up(spec, workspace=ws, name="bench-lab")
@@ -161,28 +199,38 @@ def main() -> None:
         f"+{warm - raw_s:.2f}s"
     )
     print(f"{'unchanged-spec rebuild':<44} {rebuild:>9.2f}s {'':>10}")
-    _cli_rows(api, spec, catalog, home, args.runs, trees)
+    _cli_rows(spec, home, args.runs, trees, args.systemd)
 
 
-def _cli_rows(
-    api: object, spec: LabSpec, catalog: Catalog, home: Path, runs: int, trees: list[Path]
-) -> None:
-    image = build_lab_image(api, spec, {}, catalog)  # type: ignore[arg-type]
+def _cli_rows(spec: LabSpec, home: Path, runs: int, trees: list[Path], systemd: bool) -> None:
     spec_file = home / "spec.yaml"
     spec_file.write_text(
         f"base: {spec.base}\npackages:\n"
         + "".join(f"  {n}: '{v}'\n" for n, v in spec.packages.items())
     )
-    try:
-        cli, raw, phases = _cli_warm(spec_file, image.tag, runs, trees)
-    finally:
-        subprocess.run(["docker", "rmi", "-f", image.tag], capture_output=True, check=False)
-    load = os.getloadavg()[0]
-    print(f"CLI, warm, non-systemd: lab up + lab exec -- true (medians of {runs}; load {load:.1f})")
-    for tree, seconds in zip(trees, cli, strict=True):
-        print(f"  remotefix ({tree.name:<10}) {seconds:>6.2f}s  raw docker {raw:.2f}s  "
-              f"+{seconds - raw:.2f}s")  # fmt: skip
-    print("  phases of the last `-v lab up`:\n" + phases)
+    ours, *others = trees
+    variants = [("default", ours, ()), ("--fidelity", ours, ("--fidelity",))]
+    variants += [(f"{tree.name} (baseline)", tree, ()) for tree in others]
+    kinds = [("non-systemd", spec_file, False)]
+    if systemd:
+        systemd_file = home / "systemd.yaml"
+        systemd_file.write_text("base: debian:12\ninit: systemd\nsetup: ['echo bench']\n")
+        kinds.append(("systemd", systemd_file, True))
+    for kind, path, boots in kinds:
+        images: list[str] = []
+        try:
+            cli, raw, phases, images = _cli_warm(path, runs, variants, boots)
+        finally:
+            for image in images:
+                subprocess.run(["docker", "rmi", "-f", image], capture_output=True, check=False)
+        load = os.getloadavg()[0]
+        first = "is-system-running --wait" if boots else "true"
+        print(f"CLI, warm, {kind}: lab up + lab exec -- true vs docker run -d + docker exec "
+              f"{first} (medians of {runs}; load {load:.1f})")  # fmt: skip
+        for (label, _, _), seconds in zip(variants, cli, strict=True):
+            print(f"  remotefix {label:<24} {seconds:>6.2f}s  raw docker {raw:.2f}s  "
+                  f"+{seconds - raw:.2f}s")  # fmt: skip
+        print(f"  phases of the last `-v lab up` ({variants[0][0]}):\n" + phases)
 
 
 if __name__ == "__main__":

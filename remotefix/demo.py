@@ -235,7 +235,7 @@ def _reproduce(
         raise CaseError(
             f"{case.id} did not reproduce in the lab: {result.verdict} {result.error or ''}"
         )
-    fidelity = labs.get_lab(result.lab, ws).fidelity or {}
+    fidelity = labs.measured_fidelity(result.lab, ws) or {}
     counts = ", ".join(f"{n} {k}" for k, n in sorted(fidelity.get("counts", {}).items()))
     narrate(
         "lab",

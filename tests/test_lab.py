@@ -59,7 +59,7 @@ def test_hand_spec_lab_lifecycle(tmp_path: Path, nginx_versions: list[str],
         "setup: ['echo built > /etc/lab-setup']\n"
     )
     name = f"t-lab-{uuid.uuid4().hex[:6]}"
-    code, lab = cli_json("lab", "up", str(spec), "--name", name, "--case", "C-LAB")
+    code, lab = cli_json("lab", "up", str(spec), "--name", name, "--case", "C-LAB", "--fidelity")
     try:
         assert code == 0, lab
         items = _items(lab)
@@ -158,7 +158,7 @@ def test_from_customer_bundle_to_verified_lab(
     assert {"nginx", "nginx-common"} <= set(planned["packages"]) and "nginx" in planned["services"]
     assert "/etc/nginx/nginx.conf" in planned["files"]
     name = f"t-cust-{uuid.uuid4().hex[:6]}"
-    code, lab = cli_json("lab", "up", str(spec), "--name", name, "--case", "C-CUST")
+    code, lab = cli_json("lab", "up", str(spec), "--name", name, "--case", "C-CUST", "--fidelity")
     try:
         assert code == 0, lab
         items = _items(lab)

@@ -1,5 +1,5 @@
 """Where time goes: each progress message starts a timed phase, and `remotefix -v lab up` prints
-the lab's phases (image, start, fidelity) after its own progress lines (real Docker)."""
+the lab's phases (image, start, init, sshd, fidelity) after its own progress lines (real Docker)."""
 
 from __future__ import annotations
 
@@ -32,5 +32,10 @@ def test_verbose_lab_up_prints_its_phases(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     timed = [line.split("s  ", 1)[1] for line in result.stderr.splitlines() if "s  " in line]
     assert timed[0] == "spec and image (cache lookup or build)"
-    assert timed[-2].startswith("starting lab ") and timed[-1].startswith("verifying fidelity")
+    start = next(i for i, name in enumerate(timed) if name.startswith("starting lab "))
+    assert timed[start + 1 :] == [
+        "waiting for the lab's init (its ready line)",
+        "waiting for sshd's banner",
+        "verifying fidelity: quick collectors inside the lab",
+    ]
     assert cli_json("lab", "ls")[1] == []

@@ -189,10 +189,12 @@ def reproduce(
     """
     started = time.monotonic()
     owner = for_case or case.id
-    result = _attempt(case, workspace, on, bundle, owner, progress, with_setup=bundle is None)
+    ssh = keep != "never"  # a lab torn down afterwards is only exec'd into: no sshd wait
+    result = _attempt(case, workspace, on, bundle, owner, progress, with_setup=bundle is None,
+                      ssh=ssh)  # fmt: skip
     if bundle is not None and result.verdict == "NOT_REPRODUCED" and _adds_something(case):
         _down(result, workspace)
-        result = _attempt(case, workspace, on, bundle, owner, progress, with_setup=True)
+        result = _attempt(case, workspace, on, bundle, owner, progress, with_setup=True, ssh=ssh)
     if result.verdict == "REPRODUCED":
         result.origin = CASE_SETUP if bundle is None or result.origin else CUSTOMER_STATE
     else:
@@ -213,8 +215,9 @@ def _adds_something(case: KnownIssue) -> bool:
 
 def _attempt(
     case: KnownIssue, workspace: Workspace, on: str | None, bundle: Path | None, owner: str,
-    progress: Callable[[str], None] | None, *, with_setup: bool,
+    progress: Callable[[str], None] | None, *, with_setup: bool, ssh: bool = True,
 ) -> ReproResult:  # fmt: skip
+    """One lab, the steps, the verdict. The steps decide, not fidelity: it is left pending."""
     label, spec = case_spec(case, on, bundle, with_setup=with_setup)
     expected = case.reproduces_on.get(label) if bundle is None else None
     result = ReproResult(case.id, label, "ERROR", expected)
@@ -223,7 +226,8 @@ def _attempt(
     if bundle is not None and with_setup:
         result.origin = CASE_SETUP
     try:
-        lab = labs.up(spec, workspace=workspace, name=name, case=owner, progress=progress or quiet)
+        lab = labs.up(spec, workspace=workspace, name=name, case=owner, progress=progress or quiet,
+                      check_fidelity=False, ssh=ssh)  # fmt: skip
         result.lab = lab.name
         with Session(lab.target, case=owner, workspace=workspace) as session:
             result.verdict, result.steps = run_steps(session, case)

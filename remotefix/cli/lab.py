@@ -8,22 +8,17 @@ from pathlib import Path
 from typing import Any
 
 import click
-import yaml
 from rich.table import Table
 
 from remotefix import interrupt, timings
 from remotefix.cli._app import App, pass_app, shown, visible
 from remotefix.cli._fleet import DashDashCommand, remote_words, sigint_notice
-from remotefix.cli.fingerprint import load_fingerprint
 from remotefix.cli.shell import exit_with
-from remotefix.collect.bundle import open_bundle
 from remotefix.commandline import command_line
 from remotefix.consent import Scope
 from remotefix.errors import CommandTimeout, ConfigError, LabError
 from remotefix.grants import parse_duration
 from remotefix.lab import labs, lifecycle, snapshots
-from remotefix.lab.catalog import Catalog
-from remotefix.lab.plan import is_windows, plan_lab
 from remotefix.lab.runtime import LabRuntime, get_runtime
 from remotefix.lab.spec import LabSpec, dump_spec, load_spec
 from remotefix.session import Session
@@ -48,6 +43,14 @@ def _plan(source: Path, packages: tuple[str, ...], all_packages: bool) -> LabSpe
     """A spec from a bundle or fingerprint file (a ``.yaml`` source is read as a spec)."""
     if source.suffix in (".yaml", ".yml"):
         return load_spec(source)
+    # planning's modules load only here: `lab up SPEC.yaml` and `lab exec` start faster
+    import yaml
+
+    from remotefix.cli.fingerprint import load_fingerprint
+    from remotefix.collect.bundle import open_bundle
+    from remotefix.lab.catalog import Catalog
+    from remotefix.lab.plan import is_windows, plan_lab
+
     fingerprint = load_fingerprint(source)
     if is_windows(fingerprint):
         skeleton = {
@@ -136,6 +139,11 @@ def _runtime(name: str, registry: str | None) -> LabRuntime:
     "(just measure its fidelity), or on-failure (only when something the spec asks for is "
     "missing; an unpinned package is not).",
 )
+@click.option(
+    "--fidelity/--no-fidelity", "check_fidelity", default=None,
+    help="Verify fidelity before returning (default with --keep never/on-failure), or on the "
+    "first `lab fidelity NAME` (default with --keep always: the lab is ready ~2 s sooner).",
+)  # fmt: skip
 @_RUNTIME
 @click.option(
     "--registry", metavar="HOST:PORT",
@@ -159,9 +167,14 @@ def up(app: App, source: Path, **opts: Any) -> None:
         )
         app.emit(made.to_dict(), lambda: _render_up(app, made))
         return
+    check = opts["check_fidelity"]
+    if check is False and opts["keep"] == "on-failure":
+        raise ConfigError("--keep on-failure needs the fidelity check", hint="drop --no-fidelity")
     spec = _plan(source, opts["packages"], opts["all_packages"])
     clock = timings.PhaseClock(app.progress, first="spec and image (cache lookup or build)")
     runtime = _runtime(opts["runtime"], opts["registry"])
+    if check is None:  # lazy only where it pays: a kept local lab (a swarm lab is checked now)
+        check = opts["keep"] != "always" or runtime.name != "local"
     made = labs.up(
         spec,
         workspace=app.workspace,
@@ -170,6 +183,7 @@ def up(app: App, source: Path, **opts: Any) -> None:
         refresh_index=opts["refresh_index"],
         progress=clock,
         runtime=runtime,
+        check_fidelity=check,
     )
     for done in clock.stop() if app.verbose else ():
         app.progress(f"{done.seconds:6.2f}s  {shown(done.name)}")
@@ -185,7 +199,13 @@ def _render_up(app: App, made: labs.Lab) -> None:
     state = "cached image" if made.cached else f"built in {made.build_s:.1f}s"
     ssh = f"ssh on 127.0.0.1:{made.ssh_port}" if made.ssh_port else "no ssh port (lab exec/shell)"
     app.out.print(f"lab [bold]{shown(made.name)}[/] {made.status} ({state}), {ssh}")
-    _render_fidelity(app, made.fidelity or {})
+    if made.fidelity_pending:
+        app.out.print(
+            f"fidelity not verified yet: `remotefix lab fidelity {shown(made.name)}` runs the "
+            "check in the lab (or `lab up --fidelity`)"
+        )
+    else:
+        _render_fidelity(app, made.fidelity or {})
 
 
 _STATUSES = ("exact", "approximated", "newer", "older", "missing", "added", "not reproducible")
@@ -226,14 +246,14 @@ def _render_fidelity(app: App, report: dict[str, Any]) -> None:
 @click.argument("name")
 @pass_app
 def fidelity_cmd(app: App, name: str) -> None:
-    """Show the fidelity report recorded when the lab came up.
+    """Show the lab's fidelity report (checked in the lab now if `lab up` left it pending).
 
     \b
     Examples:
       remotefix lab fidelity lab-1a2b3c4d-ef01
     """
-    found = labs.get_lab(name, app.workspace)
-    app.emit(found.fidelity or {}, lambda: _render_fidelity(app, found.fidelity or {}))
+    report = labs.measured_fidelity(name, app.workspace) or {}
+    app.emit(report, lambda: _render_fidelity(app, report))
 
 
 @lab.command("ls")
@@ -252,6 +272,7 @@ def ls(app: App) -> None:
         table = Table("name", "status", "case", "created", "ssh", "fidelity")
         for x in found:
             score = f"{x.fidelity['score']:.0%}" if x.fidelity else "?"
+            score = "pending" if x.fidelity_pending else score
             table.add_row(x.name, x.status, x.case, x.created, str(x.ssh_port or ""), score)
         app.out.print(table)
 

@@ -30,7 +30,7 @@ _NESTED = ("block", "rescue", "always")
 
 def lab_added(lab: str, workspace: Workspace) -> frozenset[str]:
     """Packages the lab has only for lab access (its fidelity report's ``added`` items)."""
-    items = (labs.get_lab(lab, workspace).fidelity or {}).get("items", [])
+    items = (labs.measured_fidelity(lab, workspace) or {}).get("items", [])
     return frozenset(i["name"] for i in items if i.get("status") == "added")
 
 

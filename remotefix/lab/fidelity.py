@@ -45,6 +45,22 @@ class Item:
     """False for what the spec did not ask for (an unpinned package): never a shortfall."""
 
 
+@dataclass(frozen=True, slots=True)
+class FileCheck:
+    """What a copied file's check needs: its sha256 and whether secrets were redacted in it."""
+
+    digest: str
+    redacted: bool
+
+
+def file_checks(files: dict[str, bytes]) -> dict[str, FileCheck]:
+    """Each copied file's check (``path -> content`` in, ``path -> FileCheck`` out)."""
+    return {
+        path: FileCheck(hashlib.sha256(data).hexdigest(), b"[redacted-" in data)
+        for path, data in files.items()
+    }
+
+
 @dataclass
 class FidelityReport:
     items: list[Item] = field(default_factory=list)
@@ -86,7 +102,7 @@ def verify(
     base_version: str,
     choices: dict[str, Choice],
     tooling: tuple[str, ...],
-    files: dict[str, bytes],
+    files: dict[str, FileCheck],
     services: tuple[str, ...],
     withheld: dict[str, str] | None = None,
     init: str = "script",
@@ -206,7 +222,7 @@ def _packages(
     return items
 
 
-def _files(session: Session, files: dict[str, bytes]) -> list[Item]:
+def _files(session: Session, files: dict[str, FileCheck]) -> list[Item]:
     if not files:
         return []
     paths = " ".join(shlex.quote(p) for p in sorted(files))
@@ -218,8 +234,8 @@ def _files(session: Session, files: dict[str, bytes]) -> list[Item]:
         digest, _, path = line.partition("  ")
         found[path] = digest
     items = []
-    for path, data in sorted(files.items()):
-        want = hashlib.sha256(data).hexdigest()
+    for path, check in sorted(files.items()):
+        want = check.digest
         if found.get(path) != want:
             items.append(
                 Item(
@@ -231,7 +247,7 @@ def _files(session: Session, files: dict[str, bytes]) -> list[Item]:
                     "not in the lab" if path not in found else "content differs",
                 )
             )
-        elif b"[redacted-" in data:
+        elif check.redacted:
             items.append(
                 Item(
                     "file",

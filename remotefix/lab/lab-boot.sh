@@ -11,7 +11,8 @@ if [ -n "$key" ]; then
   printf '%s\n' "$key" >/root/.ssh/authorized_keys
   chmod 700 /root/.ssh && chmod 600 /root/.ssh/authorized_keys
 fi
-[ -x /usr/sbin/sshd ] && ssh-keygen -A >/dev/null 2>&1
+hostkey=/etc/ssh/ssh_host_ed25519_key  # the one host key `lab up` reads and pins
+[ -x /usr/sbin/sshd ] && [ ! -s "$hostkey" ] && ssh-keygen -q -t ed25519 -N '' -f "$hostkey" >/dev/null 2>&1
 while IFS= read -r name; do
   [ -n "$name" ] && systemctl start --no-block -- "$name.service"
 done </etc/remotefix-lab/start

@@ -1,7 +1,8 @@
 #!/bin/sh
 # PID 1 of a remotefix lab. There is no systemd in a lab container, so the spec's services are
 # started with their own init scripts (/etc/init.d/NAME), and sshd for `remotefix lab ssh`.
-# What happened is written to /run/remotefix-lab/services (read by the fidelity report).
+# What happened is written to /run/remotefix-lab/services (read by the fidelity report); the
+# ready line on stdout (after the ready file; with the host key) is what `lab up` waits for.
 set -u
 state=/run/remotefix-lab
 mkdir -p "$state" /run/sshd /root/.ssh
@@ -9,7 +10,9 @@ if [ -n "${REMOTEFIX_LAB_KEY:-}" ]; then
   printf '%s\n' "$REMOTEFIX_LAB_KEY" > /root/.ssh/authorized_keys
   chmod 700 /root/.ssh && chmod 600 /root/.ssh/authorized_keys
 fi
-[ -x /usr/sbin/sshd ] && ssh-keygen -A >/dev/null 2>&1
+# one Ed25519 host key (the only one `lab up` reads and pins; RSA+ECDSA cost seconds under load)
+hostkey=/etc/ssh/ssh_host_ed25519_key
+[ -x /usr/sbin/sshd ] && [ ! -s "$hostkey" ] && ssh-keygen -q -t ed25519 -N '' -f "$hostkey" >/dev/null 2>&1
 : >"$state/services"
 for name in ${REMOTEFIX_LAB_SERVICES:-}; do
   if [ -x "/etc/init.d/$name" ]; then
@@ -28,5 +31,6 @@ if [ -x /usr/sbin/sshd ] && ! pidof sshd >/dev/null 2>&1; then
     >"$state/sshd.log" 2>&1 || echo "sshd failed to start" >>"$state/sshd.log"
 fi
 touch "$state/ready"
+echo "remotefix-lab: ready $(cat "$hostkey.pub" 2>/dev/null)"
 trap 'exit 0' TERM INT
 while :; do sleep 3600 & wait $!; done

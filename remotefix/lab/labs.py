@@ -18,14 +18,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from filelock import FileLock
 
 from remotefix import dockerapi
-from remotefix.collect.bundle import open_bundle, read_members
 from remotefix.errors import ConfigError, DependencyError, LabError
-from remotefix.lab import fidelity, systemd
+from remotefix.lab import systemd
 from remotefix.lab.build import KIND_LABEL, SPEC_LABEL, LabImage, build_lab_image
 from remotefix.lab.catalog import Catalog
 from remotefix.lab.runtime import Instance, LabRuntime, StartOptions, StartRequest, get_runtime
@@ -36,6 +35,9 @@ from remotefix.session import Session
 from remotefix.targets import Target
 from remotefix.workspace import Workspace
 
+if TYPE_CHECKING:  # fidelity and bundles load when used: `lab exec` needs neither
+    from remotefix.lab.fidelity_inputs import FidelityInputs
+
 NAME_LABEL = "remotefix.lab"
 CASE_LABEL = "remotefix.case"
 CREATED_LABEL = "remotefix.created"
@@ -43,6 +45,8 @@ WORKSPACE_LABEL = "remotefix.workspace"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 READY_TIMEOUT = 60.0
 READY_FILE = "/run/remotefix-lab/ready"
+READY_LINE = b"remotefix-lab: ready"  # lab-init.sh's stdout once READY_FILE exists
+FOLLOW_S = 1.0
 SNAPSHOT_REPOSITORY = "remotefix/lab-snapshot"
 
 
@@ -57,6 +61,7 @@ class Lab:
     host_key: str | None
     status: str = "running"
     fidelity: dict[str, Any] | None = None
+    fidelity_pending: bool = False  # not measured yet: see measured_fidelity
     build_s: float = 0.0
     cached: bool = False
     runtime: str = "local"
@@ -83,6 +88,8 @@ def spec_files(spec: LabSpec) -> dict[str, bytes]:
         raise ConfigError("the spec copies bundle: files but names no source.bundle")
     out = {}
     if members:
+        from remotefix.collect.bundle import read_members
+
         assert spec.bundle is not None
         found = read_members(spec.bundle, sorted(set(members.values())))
         out.update({d: found[m] for d, m in members.items()})
@@ -107,10 +114,18 @@ def up(
     refresh_index: bool = False,
     progress: Progress = quiet,
     runtime: LabRuntime | None = None,
+    check_fidelity: bool = True,
+    ssh: bool = True,
 ) -> Lab:
-    """Build (or reuse) the spec's image, start the lab, verify fidelity, record it."""
+    """Build (or reuse) the spec's image, start the lab, record it; verify its fidelity now
+    (``check_fidelity``) or on first ask (``measured_fidelity``). ``ssh=False``: no published
+    ssh port (``lab exec`` and sessions only), no wait for sshd."""
     if name is not None and not _NAME.match(name):
         raise ConfigError(f"bad lab name {name!r}", hint="letters, digits, '.', '_' and '-'")
+    from remotefix.collect.bundle import open_bundle
+    from remotefix.lab.fidelity import file_checks
+    from remotefix.lab.fidelity_inputs import FidelityInputs
+
     runtime = runtime or get_runtime()
     files = spec_files(spec)
     customer = open_bundle(spec.bundle).fingerprint if spec.bundle else None
@@ -123,37 +138,54 @@ def up(
             progress=progress,
         )  # fmt: skip
 
+    def start() -> Lab:
+        assert name is not None
+        return _start(runtime, workspace, name, case, image.tag, image.spec_hash, customer,
+                      ssh=ssh, progress=progress)  # fmt: skip
+
     image = build()
     name = name or f"lab-{image.spec_hash[:8]}-{uuid.uuid4().hex[:4]}"
     progress(f"starting lab {name} ({'cached image' if image.cached else 'new image'})")
     try:
-        lab = _start(runtime, workspace, name, case, image.tag, image.spec_hash, customer)
+        lab = start()
     except LabError:
         if runtime.image(image.tag) is not None:
             raise
         image = build()  # a concurrent `lab down` removed the unused image between build and start
-        lab = _start(runtime, workspace, name, case, image.tag, image.spec_hash, customer)
+        lab = start()
     lab.build_s, lab.cached = image.duration_s, image.cached
+    inputs = FidelityInputs(customer, spec.base, image.choices, image.tooling,
+                            file_checks(files), spec.services, dict(spec.withheld or {}),
+                            spec.init)  # fmt: skip
+    if not check_fidelity:
+        lab.fidelity_pending = True
+        _save(workspace, lab, inputs)
+        return lab
     try:
         progress("verifying fidelity: quick collectors inside the lab")
         with Session(lab.target, case=case, workspace=workspace) as session:
-            report = fidelity.verify(
-                session,
-                customer=customer,
-                base_version=spec.base,
-                choices=image.choices,
-                tooling=image.tooling,
-                files=files,
-                services=spec.services,
-                withheld=spec.withheld,
-                init=spec.init,
-            )
+            lab.fidelity = inputs.measure(session)
     except BaseException:
         down(name, workspace=workspace, runtime=runtime)
         raise
-    lab.fidelity = report.to_dict()
     _save(workspace, lab)
     return lab
+
+
+def measured_fidelity(
+    name: str, workspace: Workspace, *, runtime: LabRuntime | None = None
+) -> dict[str, Any] | None:
+    """The lab's fidelity report; a pending one (``up(check_fidelity=False)``) is measured now,
+    in the running lab, and recorded. None for a lab with neither (a snapshot's without one)."""
+    lab = get_lab(name, workspace, runtime=runtime)
+    inputs = pending_fidelity(workspace, lab.name)
+    if inputs is None:
+        return lab.fidelity
+    with Session(lab.target, case=lab.case, workspace=workspace) as session:
+        lab.fidelity = inputs.measure(session)
+    lab.fidelity_pending = False
+    _save(workspace, lab)
+    return lab.fidelity
 
 
 def _start(
@@ -166,7 +198,10 @@ def _start(
     customer: dict[str, Any] | None,
     *,
     options: StartOptions | None = None,
+    ssh: bool = True,
+    progress: Progress = quiet,
 ) -> Lab:
+    """Start it; ready once lab-init.sh is (and, with ``ssh``, its sshd answers)."""
     created = datetime.now(UTC).isoformat(timespec="seconds")
     extra = {
         KIND_LABEL: "lab",
@@ -183,16 +218,20 @@ def _start(
         labels=dockerapi.labels(**extra),
         hostname=_hostname((customer or {}).get("hostname") or name),
         env={"REMOTEFIX_LAB_KEY": lab_public_key(workspace)},
+        publish_ssh=ssh,
         options=options or boots_systemd or StartOptions(),
     )
     instance = runtime.start(request)
     try:
         if boots_systemd is not None:
+            progress("waiting for systemd to boot (is-system-running --wait)")
             systemd.wait_booted(runtime, name)
-        _wait_ready(runtime, name)
+        progress("waiting for the lab's init (its ready line)")
+        ready = _wait_ready(runtime, name, follow=boots_systemd is None)
         if instance.ssh_port is not None:  # swarm labs publish none (see runtime_swarm)
+            progress("waiting for sshd's banner")
             wait_for_ssh_banner("127.0.0.1", instance.ssh_port, timeout=20)
-        host_key = _host_key(runtime, name)
+        host_key = (_ready_key(ready) or _host_key(runtime, name)) if ssh else None
     except BaseException:
         with contextlib.suppress(LabError):
             runtime.remove(name)
@@ -214,9 +253,19 @@ def start_from_image(
     return _start(runtime or get_runtime(), workspace, name, case, image, spec_hash, None)
 
 
-def save_lab(workspace: Workspace, lab: Lab) -> None:
-    """Record the lab in the workspace (``labs/<name>.json``)."""
-    _save(workspace, lab)
+def save_lab(workspace: Workspace, lab: Lab, pending: FidelityInputs | None = None) -> None:
+    """Record the lab in the workspace (``labs/<name>.json``), with its pending fidelity check."""
+    _save(workspace, lab, pending)
+
+
+def pending_fidelity(workspace: Workspace, name: str) -> FidelityInputs | None:
+    """The inputs of the lab's fidelity check when it has not run yet, else None."""
+    saved = _load(workspace, name)
+    if saved.get("fidelity") is not None or "fidelity_inputs" not in saved:
+        return None
+    from remotefix.lab.fidelity_inputs import FidelityInputs
+
+    return FidelityInputs.from_dict(saved["fidelity_inputs"])
 
 
 def _hostname(text: str) -> str:
@@ -224,17 +273,39 @@ def _hostname(text: str) -> str:
     return cleaned or "lab"
 
 
-def _wait_ready(runtime: LabRuntime, name: str) -> None:
+@runtime_checkable
+class LogFollower(Protocol):
+    """A runtime that can follow an instance's stdout (``LocalRuntime.log_line``)."""
+
+    def log_line(self, name: str, prefix: bytes, *, timeout: float) -> str | None: ...
+
+
+def _wait_ready(runtime: LabRuntime, name: str, *, follow: bool = True) -> str | None:
+    """Until lab-init.sh is done: its ready line in the log stream (no exec; returned, it names
+    the host key), checked against the ready file each ``FOLLOW_S`` (an image older than the
+    line, a systemd lab whose boot script logs to the journal, a runtime that cannot follow)."""
     deadline = time.monotonic() + READY_TIMEOUT
+    follower = runtime if follow and isinstance(runtime, LogFollower) else None
     while time.monotonic() < deadline:
+        if follower is not None:
+            line = follower.log_line(name, READY_LINE, timeout=FOLLOW_S)
+            if line is not None:
+                return line
         with contextlib.suppress(LabError):  # the container may have just stopped
             if runtime.exec(name, ["test", "-f", READY_FILE], timeout=10).exit_code == 0:
-                return
+                return None
         found = runtime.get(name)
         if found is None or found.status == "exited":
             raise LabError(f"lab {name} stopped while starting: {runtime.logs(name, tail=5)}")
-        time.sleep(0.1)
+        if follower is None:
+            time.sleep(0.1)
     raise LabError(f"lab {name} was not ready in {READY_TIMEOUT:.0f}s")
+
+
+def _ready_key(line: str | None) -> str | None:
+    """``ssh-ed25519 KEY`` from the ready line (``remotefix-lab: ready ssh-ed25519 KEY …``)."""
+    words = (line or "").split()[2:]
+    return f"{words[0]} {words[1]}" if len(words) >= 2 and words[0] == "ssh-ed25519" else None
 
 
 def _host_key(runtime: LabRuntime, name: str) -> str:
@@ -285,10 +356,15 @@ def _state_path(workspace: Workspace, name: str) -> Path:
     return workspace.labs / f"{name}.json"
 
 
-def _save(workspace: Workspace, lab: Lab) -> None:
-    path = _state_path(workspace.ensure(), lab.name)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(lab.to_dict(), indent=2, sort_keys=True))
+def _save(workspace: Workspace, lab: Lab, inputs: FidelityInputs | None = None) -> None:
+    extra = {"fidelity_inputs": inputs.to_dict()} if inputs is not None else {}
+    _write(workspace, lab.name, {**lab.to_dict(), **extra})
+
+
+def _write(workspace: Workspace, name: str, state: dict[str, Any]) -> None:
+    path = _state_path(workspace.ensure(), name)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:6]}")
+    tmp.write_text(json.dumps(state, indent=2, sort_keys=True))
     tmp.replace(path)
 
 
@@ -324,6 +400,7 @@ def list_labs(
                 host_key=saved.get("host_key"),
                 status=instance.status,
                 fidelity=saved.get("fidelity"),
+                fidelity_pending=bool(saved.get("fidelity_pending")),
                 runtime=saved.get("runtime", "local"),
             )
         )

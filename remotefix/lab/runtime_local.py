@@ -12,6 +12,7 @@ import contextlib
 import io
 import json
 import shlex
+import threading
 import time
 from collections import deque
 from collections.abc import Mapping
@@ -231,6 +232,31 @@ class LocalRuntime:
     def logs(self, name: str, *, tail: int = 20) -> str:
         container = self._container(name)
         return "" if container is None else self._tail(container, tail)
+
+    def log_line(self, name: str, prefix: bytes, *, timeout: float) -> str | None:
+        """Follow the instance's stdout until a line starting with ``prefix`` appears (that
+        line); None when its output ends first (it stopped) or ``timeout`` passes. No exec."""
+        done, hit = threading.Event(), []
+
+        def follow() -> None:
+            seen = b""
+            try:
+                stream = self.api.api.logs(name, stdout=True, stderr=False, stream=True,
+                                           follow=True)  # fmt: skip
+                for chunk in stream:
+                    seen = (seen + chunk)[-4096:]
+                    *whole, seen = seen.split(b"\n")
+                    hit.extend(x for x in whole if x.startswith(prefix))
+                    if hit:
+                        return
+            except (docker.errors.DockerException, OSError, ValueError):
+                pass  # a broken stream: the caller probes instead
+            finally:
+                done.set()
+
+        threading.Thread(target=follow, daemon=True, name=f"remotefix-log-{name}").start()
+        done.wait(timeout)
+        return hit[0].decode(errors="replace") if hit else None
 
     def _tail(self, container: Any, tail: int = 5) -> str:
         with dockerapi.docker_errors(f"reading the logs of {container.name}"):

@@ -81,13 +81,14 @@ def restore(
     """Put lab ``name`` back to snapshot ``tag``: its container replaced by a fresh one."""
     runtime = runtime or get_runtime()
     old = labs.get_lab(name, workspace, runtime=runtime)
+    pending = labs.pending_fidelity(workspace, name)
     image = _image(runtime, tag)
     labs.down(name, workspace=workspace, runtime=runtime)
     lab = labs.start_from_image(
         workspace, name, old.case, image.ref, old.spec_hash, runtime=runtime
     )
-    lab.fidelity = old.fidelity
-    labs.save_lab(workspace, lab)
+    lab.fidelity, lab.fidelity_pending = old.fidelity, pending is not None
+    labs.save_lab(workspace, lab, pending)
     return lab
 
 
