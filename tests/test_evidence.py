@@ -111,7 +111,9 @@ def test_a_lab_from_a_bundle_never_claims_a_denied_file(
     assert code == 0, out
     spec = tmp_path / "lab.yaml"
     assert cli_json("lab", "plan", str(bundle), "-o", str(spec))[0] == 0
-    code, lab = cli_json("lab", "up", str(spec), "--case", "C-LAB", "--fidelity")
+    code, lab = cli_json(
+        "lab", "up", str(spec), "--case", "C-LAB"
+    )  # a customer's lab: checked by default
     assert code == 0, lab
     try:
         items = {(i["kind"], i["name"]): i for i in lab["fidelity"]["items"]}

@@ -158,7 +158,9 @@ def test_from_customer_bundle_to_verified_lab(
     assert {"nginx", "nginx-common"} <= set(planned["packages"]) and "nginx" in planned["services"]
     assert "/etc/nginx/nginx.conf" in planned["files"]
     name = f"t-cust-{uuid.uuid4().hex[:6]}"
-    code, lab = cli_json("lab", "up", str(spec), "--name", name, "--case", "C-CUST", "--fidelity")
+    code, lab = cli_json(
+        "lab", "up", str(spec), "--name", name, "--case", "C-CUST"
+    )  # checked by default
     try:
         assert code == 0, lab
         items = _items(lab)

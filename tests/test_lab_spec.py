@@ -231,6 +231,7 @@ def test_a_failing_line_inside_a_step_fails_the_build_naming_the_step(
 def test_included_files_go_into_the_lab_except_what_the_lab_keeps_its_own() -> None:
     """``--include``d files are the customer's state (copied); not the lab's users, name or
     network files, and nothing the customer did not give whole."""
+
     def item(path: str, status: str = "ok") -> dict[str, object]:
         member = "files" + path
         return {"kind": "file", "name": path, "status": status, "members": [member]}

@@ -63,7 +63,7 @@ def made(
         spec_path = folder / "lab.yaml"
         code, spec = cli_json("lab", "plan", str(bundle), "-o", str(spec_path))
         assert code == 0, spec
-        code, lab = cli_json("lab", "up", str(spec_path), "--case", "C-SYSD", "--fidelity")
+        code, lab = cli_json("lab", "up", str(spec_path), "--case", "C-SYSD")  # checked by default
         assert code == 0, lab
         try:
             yield Made(home, customer, bundle, spec, lab)

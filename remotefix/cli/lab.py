@@ -141,8 +141,9 @@ def _runtime(name: str, registry: str | None) -> LabRuntime:
 )
 @click.option(
     "--fidelity/--no-fidelity", "check_fidelity", default=None,
-    help="Verify fidelity before returning (default with --keep never/on-failure), or on the "
-    "first `lab fidelity NAME` (default with --keep always: the lab is ready ~2 s sooner).",
+    help="Verify fidelity before returning (default for a lab from a customer's bundle, so "
+    "`lab up` shows what differs, and with --keep never/on-failure), or on the first "
+    "`lab fidelity NAME` (default for a hand-written spec kept: ready ~2 s sooner).",
 )  # fmt: skip
 @_RUNTIME
 @click.option(
@@ -173,8 +174,8 @@ def up(app: App, source: Path, **opts: Any) -> None:
     spec = _plan(source, opts["packages"], opts["all_packages"])
     clock = timings.PhaseClock(app.progress, first="spec and image (cache lookup or build)")
     runtime = _runtime(opts["runtime"], opts["registry"])
-    if check is None:  # lazy only where it pays: a kept local lab (a swarm lab is checked now)
-        check = opts["keep"] != "always" or runtime.name != "local"
+    if check is None:  # lazy only for a kept local lab with no customer to compare it with
+        check = opts["keep"] != "always" or runtime.name != "local" or spec.bundle is not None
     made = labs.up(
         spec,
         workspace=app.workspace,
