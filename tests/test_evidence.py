@@ -31,7 +31,10 @@ chmod 600 /etc/ssh/sshd_config
 
 
 def _support(customer: Customer, docker_api: docker.DockerClient) -> str:
-    return support_login(docker_api, customer, ROOT_ONLY)
+    """The customer's ``support`` login (root-only files planted), its host key trusted."""
+    address = support_login(docker_api, customer, ROOT_ONLY)
+    trust(customer)
+    return address
 
 
 def _grant(address: str, case: str, *, sudo: bool) -> None:
@@ -57,9 +60,7 @@ def test_root_evidence_only_under_sudo_consent(
     customer_factory: CustomerFactory, client_key: KeyPair, docker_api: docker.DockerClient,
     tmp_path: Path,
 ) -> None:  # fmt: skip
-    customer = customer_factory()
-    address = _support(customer, docker_api)
-    trust(customer)
+    address = _support(customer_factory(), docker_api)
     target = f"{address}?identity_file={client_key.private}"
 
     _grant(address, "C-NOSUDO", sudo=False)
@@ -99,9 +100,7 @@ def test_a_lab_from_a_bundle_never_claims_a_denied_file(
     customer_factory: CustomerFactory, client_key: KeyPair, docker_api: docker.DockerClient,
     tmp_path: Path,
 ) -> None:  # fmt: skip
-    customer = customer_factory()
-    address = _support(customer, docker_api)
-    trust(customer)
+    address = _support(customer_factory(), docker_api)
     _grant(address, "C-LAB", sudo=False)
     bundle = tmp_path / "b.tar.gz"
     code, out = cli_json("diagnose", f"{address}?identity_file={client_key.private}",
@@ -111,9 +110,7 @@ def test_a_lab_from_a_bundle_never_claims_a_denied_file(
     assert code == 0, out
     spec = tmp_path / "lab.yaml"
     assert cli_json("lab", "plan", str(bundle), "-o", str(spec))[0] == 0
-    code, lab = cli_json(
-        "lab", "up", str(spec), "--case", "C-LAB"
-    )  # a customer's lab: checked by default
+    code, lab = cli_json("lab", "up", str(spec), "--case", "C-LAB")  # checked by default
     assert code == 0, lab
     try:
         items = {(i["kind"], i["name"]): i for i in lab["fidelity"]["items"]}
@@ -135,9 +132,7 @@ def test_a_profile_file_and_a_case_include_come_in_the_same_round_trip(
     customer_factory: CustomerFactory, client_key: KeyPair, docker_api: docker.DockerClient,
     tmp_path: Path,
 ) -> None:  # fmt: skip
-    customer = customer_factory()
-    address = _support(customer, docker_api)
-    trust(customer)
+    address = _support(customer_factory(), docker_api)
     _grant(address, "C-PROF", sudo=True)
     profile = tmp_path / "myapp.yaml"
     profile.write_text("base: quick\ncollectors: [os, packages]\ninclude: [/etc/myapp/*.yml]\n")
