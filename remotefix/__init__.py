@@ -9,7 +9,6 @@ The importable API (the CLI is a thin layer over it)::
         print(session.run("uname -a").stdout_text)
 """
 
-from remotefix import _lazy_imports  # noqa: F401 (first: before anything imports paramiko)
 from remotefix.audit import AuditLog
 from remotefix.consent import ConsentStore, Grant, Scope
 from remotefix.errors import (

@@ -3,6 +3,8 @@
 paramiko imports ``invoke`` (and through it ``unittest.mock`` and ``asyncio``, about 0.1 s of every
 SSH command's start-up) only to run an ssh_config ``Match exec``; here it loads when that runs.
 (``importlib.util.LazyLoader`` does not help: ``import`` itself reads the module's ``__spec__``.)
+Only the CLI imports this module: the stand-ins are for our own process, never for a program that
+imports remotefix as a library.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from remotefix import __version__
+from remotefix import __version__, _lazy_imports  # noqa: F401 (before anything imports paramiko)
 from remotefix.cli._app import App, RemotefixGroup
 from remotefix.config import defaults_for, load_config
 from remotefix.errors import RemotefixError
