@@ -25,3 +25,12 @@ def load_yaml(path: Path, text: str | None = None) -> Any:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""
         raise ConfigError(f"{path}{where}: malformed YAML: {getattr(exc, 'problem', exc)}") from exc
+
+
+def string_list(where: str, key: str, value: Any) -> tuple[str, ...]:
+    """An optional list of non-empty strings from a data file (absent: empty)."""
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise ConfigError(f"{where}: {key} must be a list of strings")
+    return tuple(value)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from remotefix._yaml import load_yaml
+from remotefix._yaml import load_yaml, string_list
 from remotefix.collect.include import include_collector
 from remotefix.collect.specs import PROFILES, Profile, load_collectors, select_collectors
 from remotefix.config import config_path
@@ -69,18 +69,11 @@ def parse_profile(raw: Any, *, where: str) -> CollectorProfile:
     base = raw.get("base", "full")
     if base not in PROFILES:
         raise ConfigError(f"{where}: base must be one of {', '.join(PROFILES)}, not {base!r}")
-    collectors, include = (_strings(where, key, raw.get(key)) for key in ("collectors", "include"))
+    collectors = string_list(where, "collectors", raw.get("collectors"))
+    include = string_list(where, "include", raw.get("include"))
     include_collector(include, where=f"{where}: include")
     try:
         select_collectors(load_collectors("linux"), only=collectors)
     except ConfigError as exc:
         raise ConfigError(f"{where}: {exc.message}", hint=exc.hint) from None
     return CollectorProfile(Path(where).stem, base, collectors, include)
-
-
-def _strings(where: str, key: str, value: Any) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-        raise ConfigError(f"{where}: {key} must be a list of strings")
-    return tuple(value)

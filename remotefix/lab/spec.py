@@ -32,7 +32,7 @@ from typing import Any
 
 import yaml
 
-from remotefix._yaml import load_yaml
+from remotefix._yaml import load_yaml, string_list
 from remotefix.errors import ConfigError
 
 _KEYS = {"name", "base", "packages", "files", "services", "setup", "source", "init", "units"}
@@ -184,8 +184,8 @@ def parse_spec(raw: Any, *, where: str, folder: Path) -> LabSpec:
         base=_base(where, raw.get("base")),
         packages={k: "*" if v is None else str(v) for k, v in packages.items()},
         files=files,
-        services=tuple(_strings(where, "services", raw.get("services"))),
-        setup=tuple(_strings(where, "setup", raw.get("setup"))),
+        services=string_list(where, "services", raw.get("services")),
+        setup=string_list(where, "setup", raw.get("setup")),
         bundle=(folder / bundle) if bundle else None,
         withheld={str(k): str(v) for k, v in withheld.items()},
         name=str(raw["name"]) if raw.get("name") else None,
@@ -210,14 +210,6 @@ def _base(where: str, value: Any) -> str:
     if isinstance(value, dict) and value.get("distro") and value.get("version") is not None:
         return f"{str(value['distro']).lower()}:{value['version']}"
     raise ConfigError(f'{where}: base must be {{distro: debian, version: "12"}} or "debian:12"')
-
-
-def _strings(where: str, key: str, value: Any) -> list[str]:
-    if value is None:
-        return []
-    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-        raise ConfigError(f"{where}: {key} must be a list of strings")
-    return list(value)
 
 
 def spec_hash(
