@@ -145,6 +145,13 @@ class Bundle:
     members: list[str] = field(default_factory=list)
     contents: dict[str, bytes] = field(default_factory=dict)
 
+    def required(self, names: Iterable[str]) -> dict[str, bytes]:
+        """The members ``names``, read with the bundle (``BundleError`` naming a missing one)."""
+        for name in names:
+            if name not in self.contents:
+                raise BundleError(f"{self.path} has no {name}: not a remotefix bundle, or damaged")
+        return self.contents
+
 
 def open_bundle(
     path: Path, *, read: Iterable[str] = (), read_if: Callable[[str], bool] | None = None,
@@ -161,11 +168,7 @@ def open_bundle(
 
 def read_members(path: Path, names: list[str]) -> dict[str, bytes]:
     """The contents of some members of a verified bundle (``BundleError`` naming a missing one)."""
-    contents = open_bundle(path, read=names).contents
-    for name in names:
-        if name not in contents:
-            raise BundleError(f"{path} has no {name}: not a remotefix bundle, or damaged")
-    return contents
+    return open_bundle(path, read=names).required(names)
 
 
 class _Keep:

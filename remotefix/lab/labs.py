@@ -81,17 +81,24 @@ def lab_target(name: str) -> Target:
 
 def spec_files(spec: LabSpec) -> dict[str, bytes]:
     """File contents: ``bundle:MEMBER``, ``file:PATH`` (relative to the spec), ``inline:TEXT``."""
+    return _spec_inputs(spec)[0]
+
+
+def _spec_inputs(spec: LabSpec) -> tuple[dict[str, bytes], dict[str, Any] | None]:
+    """The spec's file contents and the customer's fingerprint (None without a bundle), from
+    one verifying pass over the bundle."""
     members = {
         d: s.removeprefix("bundle:") for d, s in spec.files.items() if s.startswith("bundle:")
     }
     if members and spec.bundle is None:
         raise ConfigError("the spec copies bundle: files but names no source.bundle")
-    out = {}
-    if members:
-        from remotefix.collect.bundle import read_members
+    out, customer = {}, None
+    if spec.bundle is not None:
+        from remotefix.collect.bundle import open_bundle
 
-        assert spec.bundle is not None
-        found = read_members(spec.bundle, sorted(set(members.values())))
+        wanted = sorted(set(members.values()))
+        opened = open_bundle(spec.bundle, read=wanted)
+        found, customer = opened.required(wanted), opened.fingerprint
         out.update({d: found[m] for d, m in members.items()})
     for dest, source in spec.files.items():
         if source.startswith("file:"):
@@ -102,7 +109,7 @@ def spec_files(spec: LabSpec) -> dict[str, bytes]:
                 raise ConfigError(f"files.{dest}: cannot read {path}: {exc.strerror}") from exc
         elif source.startswith("inline:"):
             out[dest] = source.removeprefix("inline:").encode()
-    return out
+    return out, customer
 
 
 def up(
@@ -122,13 +129,11 @@ def up(
     ssh port (``lab exec`` and sessions only), no wait for sshd."""
     if name is not None and not _NAME.match(name):
         raise ConfigError(f"bad lab name {name!r}", hint="letters, digits, '.', '_' and '-'")
-    from remotefix.collect.bundle import open_bundle
     from remotefix.lab.fidelity import file_checks
     from remotefix.lab.fidelity_inputs import FidelityInputs
 
     runtime = runtime or get_runtime()
-    files = spec_files(spec)
-    customer = open_bundle(spec.bundle).fingerprint if spec.bundle else None
+    files, customer = _spec_inputs(spec)
     case = case or "LAB"
     owner = {CASE_LABEL: case, WORKSPACE_LABEL: workspace_id(workspace)}
 
